@@ -1,0 +1,384 @@
+//! [`Guarded`]: the whole-stack recursion guard.
+//!
+//! A wrapper around a complete `Subscriber` (a `Registry` and its layers), so
+//! it brackets every layer's work, not only its own: in `Layered`, a guard
+//! *layer* would see `on_event` only after the layers beneath it had run.
+//!
+//! Each event is decided on its own, never through cached callsite interest:
+//! `register_callsite` is forwarded untouched, so a callsite first reached
+//! during a recursion is not switched off for good.
+
+use std::any::TypeId;
+use std::sync::Arc;
+
+use tracing_core::field::{Field, Value};
+use tracing_core::span::{Attributes, Current, Id, Record};
+use tracing_core::subscriber::{Interest, Subscriber};
+use tracing_core::{Dispatch, Event, LevelFilter, Metadata};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::path::{self, Entered, Origin};
+use crate::site::CallSite;
+use crate::stats::{Counters, Stats};
+
+/// A `Subscriber` that runs a whole subscriber stack inside the logging path
+/// and drops, and counts, every event its thread emits while already there.
+///
+/// Wrap a stack with [`GuardedExt::guarded`]. What it does:
+///
+/// - **Events.** If the thread is already in the logging path (a field's
+///   `Debug`, a layer, a writer, a feature-flag client called from any of
+///   them, or the sink's worker thread), the event reaches no layer: it is
+///   dropped and counted as [`DropReason::Recursion`](crate::DropReason), and
+///   the first occurrence of each (outer, inner) pair of call sites is kept
+///   in [`Stats::recursions`]. Otherwise the whole inner dispatch runs
+///   inside the logging path.
+/// - **Spans.** `new_span`, `record`, `record_follows_from`, `enter`, `exit`
+///   and `try_close` run inside the logging path too. A span created while
+///   already in it gets a real id from the inner subscriber, but without its
+///   field values (their `Debug` would run inside the path); a `record`
+///   made from inside the path is dropped and counted like an event.
+/// - **Everything else** (`register_callsite`, `max_level_hint`,
+///   `current_span`, `clone_span`, `downcast_raw`, `on_register_dispatch`)
+///   is forwarded unchanged, so `EnvFilter`, `reload`, per-layer filters and
+///   span lookups behave as they do without the guard.
+///
+/// # Examples
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// use layer_safe::GuardedExt;
+///
+/// let subscriber = tracing_subscriber::registry()
+///     .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
+///     .guarded();
+/// let stats = subscriber.stats_handle();
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!("hello");
+/// });
+/// assert_eq!(stats.snapshot().dropped.recursion, 0);
+/// ```
+pub struct Guarded<S> {
+    inner: S,
+    counters: Arc<Counters>,
+}
+
+/// A cloneable handle to the counters of a [`Guarded`] subscriber (and of the
+/// sink it shares them with), to read [`Stats`] after the subscriber has been
+/// installed.
+///
+/// # Examples
+///
+/// ```
+/// use layer_safe::GuardedExt;
+///
+/// let subscriber = tracing_subscriber::registry().guarded();
+/// let handle = subscriber.stats_handle();
+/// tracing::subscriber::with_default(subscriber, || tracing::info!("hi"));
+/// assert_eq!(handle.snapshot().in_flight, 0);
+/// ```
+#[derive(Clone)]
+pub struct StatsHandle(pub(crate) Arc<Counters>);
+
+impl StatsHandle {
+    /// Takes a snapshot of the counters.
+    pub fn snapshot(&self) -> Stats {
+        self.0.snapshot()
+    }
+}
+
+impl std::fmt::Debug for StatsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StatsHandle").field(&self.snapshot()).finish()
+    }
+}
+
+/// Wraps any `Subscriber` in a [`Guarded`].
+///
+/// # Examples
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// use layer_safe::GuardedExt;
+///
+/// let subscriber = tracing_subscriber::registry()
+///     .with(tracing_subscriber::EnvFilter::new("info"))
+///     .with(tracing_subscriber::fmt::layer())
+///     .guarded();
+/// # drop(subscriber);
+/// ```
+pub trait GuardedExt: Subscriber + Sized {
+    /// Wraps `self` so that the whole stack runs inside the logging path.
+    fn guarded(self) -> Guarded<Self> {
+        Guarded::new(self)
+    }
+}
+
+impl<S: Subscriber> GuardedExt for S {}
+
+impl<S> Guarded<S> {
+    /// Wraps `inner`, with counters of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let subscriber = layer_safe::Guarded::new(tracing_subscriber::registry());
+    /// assert_eq!(subscriber.stats().submitted, 0);
+    /// ```
+    pub fn new(inner: S) -> Self {
+        Self::with_counters(inner, Arc::default())
+    }
+
+    pub(crate) fn with_counters(inner: S, counters: Arc<Counters>) -> Self {
+        Guarded { inner, counters }
+    }
+
+    /// A snapshot of the counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let subscriber = layer_safe::Guarded::new(tracing_subscriber::registry());
+    /// assert!(subscriber.stats().recursions.is_empty());
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// A handle that reads the counters after `self` has been installed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let subscriber = layer_safe::Guarded::new(tracing_subscriber::registry());
+    /// let handle = subscriber.stats_handle();
+    /// assert_eq!(handle.snapshot(), subscriber.stats());
+    /// ```
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle(self.counters.clone())
+    }
+
+    /// The wrapped subscriber.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let subscriber = layer_safe::Guarded::new(tracing_subscriber::registry());
+    /// let _registry: &tracing_subscriber::Registry = subscriber.inner();
+    /// ```
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Counts a recursive event (or span record) and remembers where it was.
+    #[cold]
+    #[inline(never)]
+    fn recursion(&self, meta: &'static Metadata<'static>) {
+        let outer = CallSite::from_origin(path::origin());
+        let inner = CallSite::from_metadata(meta);
+        self.counters.recursion(outer, inner, *meta.level());
+        crate::lint::recursion(outer, inner);
+    }
+}
+
+/// Runs `f` inside the logging path, entering it only if not already there.
+#[inline]
+fn in_path<R>(origin: Origin, f: impl FnOnce() -> R) -> R {
+    let _entered = (!path::in_logging_path()).then(|| Entered::enter(origin));
+    f()
+}
+
+impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        self.inner.on_register_dispatch(subscriber)
+    }
+
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        // Forwarded as is: interest is cached, recursion is decided per event.
+        in_path(Origin::Callsite(meta), || self.inner.register_callsite(meta))
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        if path::in_logging_path() && meta.is_event() {
+            // Let it reach `event_enabled`, where it is counted and dropped.
+            // Asking the inner filters here could run a layer's own code,
+            // which may log again, unboundedly.
+            return true;
+        }
+        in_path(Origin::Unknown, || self.inner.enabled(meta))
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.inner.max_level_hint()
+    }
+
+    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        let meta = attrs.metadata();
+        if path::in_logging_path() {
+            // Already logging: the span still gets a real id, but without its
+            // field values, whose `Debug` would run inside the path.
+            let values: [(&Field, Option<&dyn Value>); 0] = [];
+            let values = meta.fields().value_set(&values);
+            let attrs = if attrs.is_root() {
+                Attributes::new_root(meta, &values)
+            } else if let Some(parent) = attrs.parent() {
+                Attributes::child_of(parent.clone(), meta, &values)
+            } else {
+                Attributes::new(meta, &values)
+            };
+            return self.inner.new_span(&attrs);
+        }
+        let _entered = Entered::enter(Origin::Callsite(meta));
+        self.inner.new_span(attrs)
+    }
+
+    fn record(&self, span: &Id, values: &Record<'_>) {
+        if path::in_logging_path() {
+            // The values' `Debug` would run inside the path: drop the record.
+            if let Some(meta) = self.span_metadata(span) {
+                self.recursion(meta);
+            }
+            return;
+        }
+        let origin = self
+            .span_metadata(span)
+            .map_or(Origin::Unknown, Origin::Callsite);
+        let _entered = Entered::enter(origin);
+        self.inner.record(span, values)
+    }
+
+    fn record_follows_from(&self, span: &Id, follows: &Id) {
+        in_path(Origin::Unknown, || {
+            self.inner.record_follows_from(span, follows)
+        })
+    }
+
+    #[inline]
+    fn event_enabled(&self, event: &Event<'_>) -> bool {
+        let meta = event.metadata();
+        if path::in_logging_path() {
+            self.recursion(meta);
+            return false;
+        }
+        let _entered = Entered::enter(Origin::Callsite(meta));
+        self.inner.event_enabled(event)
+    }
+
+    #[inline]
+    fn event(&self, event: &Event<'_>) {
+        let meta = event.metadata();
+        if path::in_logging_path() {
+            self.recursion(meta);
+            return;
+        }
+        let _entered = Entered::enter(Origin::Callsite(meta));
+        self.inner.event(event)
+    }
+
+    fn enter(&self, span: &Id) {
+        in_path(Origin::Unknown, || self.inner.enter(span))
+    }
+
+    fn exit(&self, span: &Id) {
+        in_path(Origin::Unknown, || self.inner.exit(span))
+    }
+
+    fn clone_span(&self, id: &Id) -> Id {
+        self.inner.clone_span(id)
+    }
+
+    #[allow(deprecated)]
+    fn drop_span(&self, id: Id) {
+        in_path(Origin::Unknown, || self.inner.drop_span(id))
+    }
+
+    fn try_close(&self, id: Id) -> bool {
+        in_path(Origin::Unknown, || self.inner.try_close(id))
+    }
+
+    fn current_span(&self) -> Current {
+        self.inner.current_span()
+    }
+
+    // The one `unsafe` in the crate: `downcast_raw` is an `unsafe fn` in the
+    // `Subscriber` trait, and forwarding it is what keeps per-layer filters,
+    // `reload` and `Dispatch::downcast_ref` working through the guard.
+    #[allow(unsafe_code)]
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            return Some(self as *const Self as *const ());
+        }
+        if id == TypeId::of::<StatsMarker>() {
+            return Some(&self.counters as *const Arc<Counters> as *const ());
+        }
+        // SAFETY: the inner subscriber's `downcast_raw` upholds the trait's
+        // contract for itself; the pointer it returns points into `self.inner`,
+        // which lives as long as `self`.
+        unsafe { self.inner.downcast_raw(id) }
+    }
+}
+
+/// The `TypeId` under which a [`Guarded`] hands out its `Arc<Counters>` to
+/// `Dispatch::downcast_ref`-style lookups from inside the crate.
+pub(crate) struct StatsMarker;
+
+impl<S: Subscriber + 'static> Guarded<S> {
+    /// The metadata of a span, when the inner stack has a `Registry` to ask.
+    /// Without one the origin is unknown, which only makes reports vaguer.
+    fn span_metadata(&self, id: &Id) -> Option<&'static Metadata<'static>> {
+        use tracing_subscriber::registry::SpanData;
+        let registry = (&self.inner as &dyn Subscriber).downcast_ref::<tracing_subscriber::Registry>()?;
+        registry.span_data(id).map(|data| data.metadata())
+    }
+}
+
+impl<'a, S> LookupSpan<'a> for Guarded<S>
+where
+    S: Subscriber + LookupSpan<'a>,
+{
+    type Data = S::Data;
+
+    fn span_data(&'a self, id: &Id) -> Option<Self::Data> {
+        self.inner.span_data(id)
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Guarded<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded")
+            .field("inner", &self.inner)
+            .field("stats", &self.counters.snapshot())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::prelude::*;
+
+    #[test]
+    fn plain_events_pass() {
+        let s = tracing_subscriber::registry().guarded();
+        let h = s.stats_handle();
+        tracing::subscriber::with_default(s, || {
+            tracing::info!("a");
+            let _g = tracing::info_span!("s", x = 1).entered();
+            tracing::info!("b");
+        });
+        assert_eq!(h.snapshot().dropped.recursion, 0);
+    }
+
+    #[test]
+    fn span_in_path_gets_a_real_id() {
+        let s = tracing_subscriber::registry().guarded();
+        let h = s.stats_handle();
+        tracing::subscriber::with_default(s, || {
+            let _e = Entered::enter(Origin::Named("test"));
+            let span = tracing::info_span!("inside", field = 3);
+            assert!(span.id().is_some());
+            span.in_scope(|| tracing::info!("dropped"));
+        });
+        assert_eq!(h.snapshot().dropped.recursion, 1);
+    }
+}

@@ -1,0 +1,18 @@
+//! Structured logging for `tracing` that cannot take its host down.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms)]
+
+mod guarded;
+mod lint;
+mod path;
+mod site;
+mod stats;
+
+pub use guarded::{Guarded, GuardedExt, StatsHandle};
+pub use path::in_logging_path;
+pub use site::CallSite;
+pub use stats::{ByLevel, DropReason, Dropped, RecursionPair, Stats};
+
+pub mod sink;
+pub use sink::Sink;

@@ -1,0 +1,354 @@
+//! Counters shared by the guard and the sink, and [`Stats`], their snapshot.
+//!
+//! One [`Counters`] is shared (behind an `Arc`) by everything one
+//! installation owns, so a single snapshot accounts for every event: those
+//! the guard dropped as recursion and those the sink wrote, dropped or still
+//! holds. The accounting invariant (ARCHITECTURE.md, invariant 1) is
+//! `submitted == written + dropped.total() + in_flight`.
+
+use std::fmt;
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use std::sync::Mutex;
+
+use crossbeam_utils::CachePadded;
+use tracing_core::Level;
+
+use crate::site::CallSite;
+
+/// How many distinct (outer, inner) recursion pairs are remembered.
+pub(crate) const MAX_RECURSION_PAIRS: usize = 64;
+
+/// Why an event was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The queue held its maximum number of records.
+    QueueFull,
+    /// The queued bytes would have exceeded the byte budget.
+    ByteBudget,
+    /// Shed under pressure: the queue was above its high-water mark and the
+    /// event was below `WARN`.
+    Shed,
+    /// Emitted while its thread was already in the logging path.
+    Recursion,
+    /// Larger than the maximum record size and could not be truncated.
+    Oversize,
+    /// The writer failed and the record could not be written.
+    WriterError,
+    /// Still queued when the flush deadline at shutdown passed.
+    Shutdown,
+}
+
+impl DropReason {
+    /// Every reason, in the order reports list them.
+    pub const ALL: [DropReason; 7] = [
+        DropReason::QueueFull,
+        DropReason::ByteBudget,
+        DropReason::Shed,
+        DropReason::Recursion,
+        DropReason::Oversize,
+        DropReason::WriterError,
+        DropReason::Shutdown,
+    ];
+
+    /// The snake_case name used in reports (`"queue_full"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::ByteBudget => "byte_budget",
+            DropReason::Shed => "shed",
+            DropReason::Recursion => "recursion",
+            DropReason::Oversize => "oversize",
+            DropReason::WriterError => "writer_error",
+            DropReason::Shutdown => "shutdown",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Dropped events, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Dropped {
+    /// See [`DropReason::QueueFull`].
+    pub queue_full: u64,
+    /// See [`DropReason::ByteBudget`].
+    pub byte_budget: u64,
+    /// See [`DropReason::Shed`].
+    pub shed: u64,
+    /// See [`DropReason::Recursion`].
+    pub recursion: u64,
+    /// See [`DropReason::Oversize`].
+    pub oversize: u64,
+    /// See [`DropReason::WriterError`].
+    pub writer_error: u64,
+    /// See [`DropReason::Shutdown`].
+    pub shutdown: u64,
+}
+
+impl Dropped {
+    /// All dropped events, whatever the reason.
+    pub fn total(&self) -> u64 {
+        DropReason::ALL.iter().map(|r| self.get(*r)).sum()
+    }
+
+    /// The count for one reason.
+    pub fn get(&self, reason: DropReason) -> u64 {
+        match reason {
+            DropReason::QueueFull => self.queue_full,
+            DropReason::ByteBudget => self.byte_budget,
+            DropReason::Shed => self.shed,
+            DropReason::Recursion => self.recursion,
+            DropReason::Oversize => self.oversize,
+            DropReason::WriterError => self.writer_error,
+            DropReason::Shutdown => self.shutdown,
+        }
+    }
+}
+
+/// Counts by level, `TRACE` to `ERROR`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ByLevel {
+    /// `TRACE` events.
+    pub trace: u64,
+    /// `DEBUG` events.
+    pub debug: u64,
+    /// `INFO` events.
+    pub info: u64,
+    /// `WARN` events.
+    pub warn: u64,
+    /// `ERROR` events.
+    pub error: u64,
+}
+
+impl ByLevel {
+    /// The count for one level.
+    pub fn get(&self, level: Level) -> u64 {
+        match level {
+            Level::TRACE => self.trace,
+            Level::DEBUG => self.debug,
+            Level::INFO => self.info,
+            Level::WARN => self.warn,
+            _ => self.error,
+        }
+    }
+}
+
+/// One distinct recursion: an event emitted by `inner` while the thread was
+/// logging `outer`. Only the first of each distinct pair is remembered, with
+/// a count of how often the pair recurred.
+///
+/// # Examples
+///
+/// ```
+/// # let stats = layer_safe::Stats::default();
+/// for pair in &stats.recursions {
+///     eprintln!("{pair}"); // "event at src/flags.rs:17 (target app::flags) emitted while logging event at src/handler.rs:42 (target app) (3 times)"
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecursionPair {
+    /// What was being logged when the recursion happened.
+    pub outer: CallSite,
+    /// The event (or span record) emitted from inside the logging path.
+    pub inner: CallSite,
+    /// How many times this pair recurred.
+    pub count: u64,
+}
+
+impl fmt::Display for RecursionPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} emitted while logging {}", self.inner, self.outer)?;
+        if self.count > 1 {
+            write!(f, " ({} times)", self.count)?;
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot of what happened to every event so far.
+///
+/// Cheap to take (a few atomic loads; the recursion table is copied only when
+/// it is not empty). The accounting invariant holds at every snapshot:
+/// `submitted == written + dropped.total() + in_flight`.
+///
+/// # Examples
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// use layer_safe::GuardedExt;
+///
+/// let subscriber = tracing_subscriber::registry().guarded();
+/// let stats = subscriber.stats();
+/// assert_eq!(stats.submitted, stats.written + stats.dropped.total() + stats.in_flight);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Events offered to the sink, plus events the guard dropped as recursion.
+    pub submitted: u64,
+    /// Records written to the writer.
+    pub written: u64,
+    /// Bytes written to the writer (in-band reports included).
+    pub bytes_written: u64,
+    /// Records accepted and not yet written or dropped.
+    pub in_flight: u64,
+    /// Dropped events, by reason.
+    pub dropped: Dropped,
+    /// Dropped events, by level.
+    pub dropped_by_level: ByLevel,
+    /// Records cut to the maximum record size (and written).
+    pub truncated: u64,
+    /// Errors returned (or panics raised) by the writer.
+    pub writer_errors: u64,
+    /// The first recursion of each distinct (outer, inner) pair.
+    pub recursions: Vec<RecursionPair>,
+}
+
+impl Stats {
+    /// `true` when nothing was dropped and nothing is in flight.
+    pub fn is_clean(&self) -> bool {
+        self.dropped.total() == 0 && self.in_flight == 0
+    }
+}
+
+/// The shared, lock-free counters behind [`Stats`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    // Bumped by every caller: its own cache line, away from the worker's.
+    submitted: CachePadded<AtomicU64>,
+    written: CachePadded<AtomicU64>,
+    bytes_written: AtomicU64,
+    truncated: AtomicU64,
+    writer_errors: AtomicU64,
+    dropped: [AtomicU64; 7],
+    dropped_by_level: [AtomicU64; 5],
+    recursions: Mutex<Vec<RecursionPair>>,
+}
+
+fn level_index(level: Level) -> usize {
+    match level {
+        Level::TRACE => 0,
+        Level::DEBUG => 1,
+        Level::INFO => 2,
+        Level::WARN => 3,
+        _ => 4,
+    }
+}
+
+impl Counters {
+    #[inline]
+    pub(crate) fn submitted(&self) {
+        self.submitted.fetch_add(1, Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn written(&self, records: u64, bytes: u64) {
+        self.bytes_written.fetch_add(bytes, Relaxed);
+        // Release: a snapshot that sees this outcome sees its submission.
+        self.written.fetch_add(records, Release);
+    }
+
+    /// Bytes of in-band reports: written, but not events.
+    pub(crate) fn report_bytes(&self, bytes: u64) {
+        self.bytes_written.fetch_add(bytes, Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn truncated(&self) {
+        self.truncated.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn writer_error(&self) {
+        self.writer_errors.fetch_add(1, Relaxed);
+    }
+
+    /// Counts one dropped event (that was counted as submitted).
+    #[inline]
+    pub(crate) fn dropped(&self, reason: DropReason, level: Level) {
+        self.dropped_by_level[level_index(level)].fetch_add(1, Relaxed);
+        self.dropped[reason.index()].fetch_add(1, Release);
+    }
+
+    /// The count of drops for one reason so far.
+    pub(crate) fn dropped_count(&self, reason: DropReason) -> u64 {
+        self.dropped[reason.index()].load(Relaxed)
+    }
+
+    /// Counts a recursive event and remembers its (outer, inner) pair.
+    pub(crate) fn recursion(&self, outer: CallSite, inner: CallSite, level: Level) {
+        self.submitted();
+        self.dropped(DropReason::Recursion, level);
+        // Cold path (a recursion is a bug being contained); a poisoned lock
+        // only means another thread panicked while holding it.
+        let mut pairs = match self.recursions.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(p) = pairs
+            .iter_mut()
+            .find(|p| p.outer == outer && p.inner == inner)
+        {
+            p.count += 1;
+        } else if pairs.len() < MAX_RECURSION_PAIRS {
+            pairs.push(RecursionPair {
+                outer,
+                inner,
+                count: 1,
+            });
+        }
+    }
+
+    /// A snapshot in which the accounting invariant holds.
+    pub(crate) fn snapshot(&self) -> Stats {
+        // Read the outcomes (Acquire) before `submitted`: every event is
+        // counted as submitted before its outcome (Release), so whatever
+        // outcome this sees, it also sees the submission: `in_flight` is
+        // never negative.
+        let written = self.written.load(Acquire);
+        let load = |a: &AtomicU64| a.load(Acquire);
+        let d = &self.dropped;
+        let dropped = Dropped {
+            queue_full: load(&d[0]),
+            byte_budget: load(&d[1]),
+            shed: load(&d[2]),
+            recursion: load(&d[3]),
+            oversize: load(&d[4]),
+            writer_error: load(&d[5]),
+            shutdown: load(&d[6]),
+        };
+        let l = &self.dropped_by_level;
+        let dropped_by_level = ByLevel {
+            trace: load(&l[0]),
+            debug: load(&l[1]),
+            info: load(&l[2]),
+            warn: load(&l[3]),
+            error: load(&l[4]),
+        };
+        let submitted = self.submitted.load(Acquire);
+        let done = written + dropped.total();
+        debug_assert!(submitted >= done, "an outcome was counted without its submission");
+        let recursions = match self.recursions.lock() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        Stats {
+            submitted,
+            written,
+            bytes_written: load(&self.bytes_written),
+            in_flight: submitted.saturating_sub(done),
+            dropped,
+            dropped_by_level,
+            truncated: load(&self.truncated),
+            writer_errors: load(&self.writer_errors),
+            recursions,
+        }
+    }
+}

@@ -272,7 +272,9 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
             return;
         }
         let _entered = Entered::enter(Origin::Callsite(meta));
-        self.inner.event(event)
+        // Issue 6: time the whole stack's work for this event (sampled under
+        // `Report`), so a slow `Debug`, layer or writer is reported.
+        crate::lint::timed(meta, || self.inner.event(event))
     }
 
     fn enter(&self, span: &Id) {

@@ -89,7 +89,9 @@ impl StatsHandle {
 
 impl std::fmt::Debug for StatsHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("StatsHandle").field(&self.snapshot()).finish()
+        f.debug_tuple("StatsHandle")
+            .field(&self.snapshot())
+            .finish()
     }
 }
 
@@ -195,7 +197,9 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
 
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
         // Forwarded as is: interest is cached, recursion is decided per event.
-        in_path(Origin::Callsite(meta), || self.inner.register_callsite(meta))
+        in_path(Origin::Callsite(meta), || {
+            self.inner.register_callsite(meta)
+        })
     }
 
     fn enabled(&self, meta: &Metadata<'_>) -> bool {
@@ -272,7 +276,9 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
             return;
         }
         let _entered = Entered::enter(Origin::Callsite(meta));
-        self.inner.event(event)
+        // Issue 6: time the whole stack's work for this event (sampled under
+        // `Report`), so a slow `Debug`, layer or writer is reported.
+        crate::lint::timed(meta, || self.inner.event(event))
     }
 
     fn enter(&self, span: &Id) {
@@ -327,7 +333,8 @@ impl<S: Subscriber + 'static> Guarded<S> {
     /// Without one the origin is unknown, which only makes reports vaguer.
     fn span_metadata(&self, id: &Id) -> Option<&'static Metadata<'static>> {
         use tracing_subscriber::registry::SpanData;
-        let registry = (&self.inner as &dyn Subscriber).downcast_ref::<tracing_subscriber::Registry>()?;
+        let registry =
+            (&self.inner as &dyn Subscriber).downcast_ref::<tracing_subscriber::Registry>()?;
         registry.span_data(id).map(|data| data.metadata())
     }
 }

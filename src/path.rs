@@ -71,7 +71,9 @@ pub(crate) fn depth() -> u32 {
 /// What the current thread is logging, if it is in the logging path.
 #[inline]
 pub(crate) fn origin() -> Origin {
-    STATE.try_with(|s| s.origin.get()).unwrap_or(Origin::Unknown)
+    STATE
+        .try_with(|s| s.origin.get())
+        .unwrap_or(Origin::Unknown)
 }
 
 /// RAII proof that the current thread is in the logging path.

@@ -41,7 +41,11 @@ impl CallSite {
     /// The call site of an event or span.
     pub fn from_metadata(meta: &'static Metadata<'static>) -> CallSite {
         CallSite {
-            kind: if meta.is_span() { Kind::Span } else { Kind::Event },
+            kind: if meta.is_span() {
+                Kind::Span
+            } else {
+                Kind::Event
+            },
             name: meta.name(),
             target: meta.target(),
             file: meta.file(),

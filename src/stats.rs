@@ -334,7 +334,10 @@ impl Counters {
         };
         let submitted = self.submitted.load(Acquire);
         let done = written + dropped.total();
-        debug_assert!(submitted >= done, "an outcome was counted without its submission");
+        debug_assert!(
+            submitted >= done,
+            "an outcome was counted without its submission"
+        );
         let recursions = match self.recursions.lock() {
             Ok(p) => p.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),

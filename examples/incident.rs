@@ -23,7 +23,10 @@ use tracing_subscriber::prelude::*;
 
 /// The cache behind the flag client: down, as memcached was that day.
 fn memcached_get(_key: &str) -> io::Result<bool> {
-    Err(io::Error::new(io::ErrorKind::TimedOut, "memcached: timed out"))
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "memcached: timed out",
+    ))
 }
 
 /// A feature-flag client that logs its backend's errors, as real ones do.
@@ -69,21 +72,32 @@ fn child(kind: &str) {
         "plain" => {
             let subscriber = tracing_subscriber::registry()
                 .with(FlagCheckingLayer(FlagClient))
-                .with(tracing_subscriber::fmt::layer().json().with_writer(io::sink));
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .with_writer(io::sink),
+                );
             tracing::subscriber::set_global_default(subscriber).unwrap();
             workload();
         }
         _ => {
             let subscriber = tracing_subscriber::registry()
                 .with(FlagCheckingLayer(FlagClient))
-                .with(tracing_subscriber::fmt::layer().json().with_writer(io::sink))
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .with_writer(io::sink),
+                )
                 .guarded();
             let stats = subscriber.stats_handle();
             tracing::subscriber::set_global_default(subscriber).unwrap();
             let handled = workload();
             let s = stats.snapshot();
             println!("  requests handled: {handled}");
-            println!("  nested events dropped as recursion: {}", s.dropped.recursion);
+            println!(
+                "  nested events dropped as recursion: {}",
+                s.dropped.recursion
+            );
             for pair in &s.recursions {
                 println!("  the loop: {pair}");
             }
@@ -92,13 +106,19 @@ fn child(kind: &str) {
 }
 
 fn main() {
-    if let Some(kind) = std::env::args().nth(1).filter(|a| a.starts_with("--child=")) {
+    if let Some(kind) = std::env::args()
+        .nth(1)
+        .filter(|a| a.starts_with("--child="))
+    {
         child(&kind["--child=".len()..]);
         return;
     }
     let exe = std::env::current_exe().expect("own path");
     for (kind, title) in [
-        ("plain", "1. plain tracing-subscriber, flag check in a layer"),
+        (
+            "plain",
+            "1. plain tracing-subscriber, flag check in a layer",
+        ),
         ("guarded", "2. the same stack under layer-safe's guard"),
     ] {
         println!("{title}");
@@ -114,7 +134,11 @@ fn main() {
         if let Some(line) = last_err.lines().find(|l| l.contains("overflow")) {
             println!("  child said: {line}");
         }
-        println!("  exit: {} after {:?}\n", describe(&out.status), start.elapsed());
+        println!(
+            "  exit: {} after {:?}\n",
+            describe(&out.status),
+            start.elapsed()
+        );
     }
 }
 

@@ -44,12 +44,21 @@ where
         ));
     }
 
-    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::Id, ctx: Context<'_, S>) {
-        let parent = ctx.span(id).and_then(|s| s.parent()).map(|p| p.name().to_string());
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("new span {} parent={:?}", attrs.metadata().name(), parent));
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::Id,
+        ctx: Context<'_, S>,
+    ) {
+        let parent = ctx
+            .span(id)
+            .and_then(|s| s.parent())
+            .map(|p| p.name().to_string());
+        self.0.lock().unwrap().push(format!(
+            "new span {} parent={:?}",
+            attrs.metadata().name(),
+            parent
+        ));
     }
 }
 
@@ -103,7 +112,10 @@ fn env_filter_with_span_directives() {
             }
         })
     });
-    assert!(a.iter().any(|l| l.contains("debug inside special kept")), "{a:#?}");
+    assert!(
+        a.iter().any(|l| l.contains("debug inside special kept")),
+        "{a:#?}"
+    );
     assert!(!a.iter().any(|l| l.contains("noisy info filtered")));
     assert_eq!(a, b);
 }
@@ -115,7 +127,9 @@ fn per_layer_filters() {
             let warn_only = Capture(cap.0.clone());
             let s = tracing_subscriber::registry()
                 .with(cap.clone().with_filter(LevelFilter::DEBUG))
-                .with(warn_only.with_filter(Targets::new().with_target("app", tracing::Level::WARN)))
+                .with(
+                    warn_only.with_filter(Targets::new().with_target("app", tracing::Level::WARN)),
+                )
                 .with(Capture(cap.0.clone()).with_filter(filter_fn(|m| m.target() == "other")));
             if guard {
                 Dispatch::new(s.guarded())
@@ -132,7 +146,10 @@ fn per_layer_filters() {
 fn reload_changes_the_filter_through_the_guard() {
     let cap = Capture::default();
     let (filter, handle) = reload::Layer::new(EnvFilter::new("warn"));
-    let s = tracing_subscriber::registry().with(filter).with(cap.clone()).guarded();
+    let s = tracing_subscriber::registry()
+        .with(filter)
+        .with(cap.clone())
+        .guarded();
     tracing::subscriber::with_default(s, || {
         tracing::info!("before reload");
         handle.reload(EnvFilter::new("info")).unwrap();
@@ -159,13 +176,17 @@ fn downcast_and_level_hint_are_forwarded() {
     );
     tracing::dispatcher::with_default(&d, || {
         let guarded_hint = LevelFilter::current();
-        tracing::dispatcher::with_default(&plain, || assert_eq!(LevelFilter::current(), guarded_hint));
+        tracing::dispatcher::with_default(&plain, || {
+            assert_eq!(LevelFilter::current(), guarded_hint)
+        });
     });
 }
 
 #[test]
 fn span_ids_and_current_span_match() {
-    let s = tracing_subscriber::registry().with(Capture::default()).guarded();
+    let s = tracing_subscriber::registry()
+        .with(Capture::default())
+        .guarded();
     tracing::subscriber::with_default(s, || {
         let a = tracing::info_span!("a");
         let _e = a.enter();

@@ -25,7 +25,10 @@ static OUTER_LINE: AtomicU32 = AtomicU32::new(0);
 
 /// A cache backend that is down: every call fails.
 fn cache_get(_key: &str) -> io::Result<bool> {
-    Err(io::Error::new(io::ErrorKind::ConnectionRefused, "memcached: connection refused"))
+    Err(io::Error::new(
+        io::ErrorKind::ConnectionRefused,
+        "memcached: connection refused",
+    ))
 }
 
 /// A feature-flag client that logs its backend's errors, as real ones do.
@@ -55,7 +58,11 @@ struct LogsInDebug(u32);
 impl fmt::Debug for LogsInDebug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0 > 0 {
-            let next = if self.0 == u32::MAX { u32::MAX } else { self.0 - 1 };
+            let next = if self.0 == u32::MAX {
+                u32::MAX
+            } else {
+                self.0 - 1
+            };
             INNER_LINE.store(line!() + 1, Ordering::Relaxed);
             tracing::info!(target: "app::debug", nested = ?LogsInDebug(next), "logged from Debug");
         }
@@ -112,7 +119,9 @@ fn json_stdout<S>() -> impl Layer<S>
 where
     S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    tracing_subscriber::fmt::layer().json().with_writer(io::stdout)
+    tracing_subscriber::fmt::layer()
+        .json()
+        .with_writer(io::stdout)
 }
 
 /// Installs `subscriber` globally (or scoped) and runs `work` under it.
@@ -135,8 +144,14 @@ fn report(stats: &StatsHandle) {
     for p in &s.recursions {
         eprintln!("RESULT pair={p}");
     }
-    eprintln!("RESULT inner=incident.rs:{}", INNER_LINE.load(Ordering::Relaxed));
-    eprintln!("RESULT outer=incident.rs:{}", OUTER_LINE.load(Ordering::Relaxed));
+    eprintln!(
+        "RESULT inner=incident.rs:{}",
+        INNER_LINE.load(Ordering::Relaxed)
+    );
+    eprintln!(
+        "RESULT outer=incident.rs:{}",
+        OUTER_LINE.load(Ordering::Relaxed)
+    );
     eprintln!("RESULT in_path={}", layer_safe::in_logging_path());
 }
 
@@ -145,7 +160,9 @@ fn run_scenario(name: &str) {
     let base = name.trim_end_matches("_scoped");
     match base {
         "flag_plain" => install(
-            tracing_subscriber::registry().with(FlagCheckingLayer).with(json_stdout()),
+            tracing_subscriber::registry()
+                .with(FlagCheckingLayer)
+                .with(json_stdout()),
             false,
             handle_request,
         ),
@@ -167,7 +184,11 @@ fn run_scenario(name: &str) {
             || tracing::info!(value = ?LogsInDebug(u32::MAX), "request handled"),
         ),
         "debug_once_guarded" | "debug_unbounded_guarded" => {
-            let depth = if base == "debug_once_guarded" { 1 } else { u32::MAX };
+            let depth = if base == "debug_once_guarded" {
+                1
+            } else {
+                u32::MAX
+            };
             let s = tracing_subscriber::registry().with(json_stdout()).guarded();
             let stats = s.stats_handle();
             install(s, scoped, || {
@@ -177,14 +198,21 @@ fn run_scenario(name: &str) {
             report(&stats);
         }
         "writer_plain" => install(
-            tracing_subscriber::registry()
-                .with(tracing_subscriber::fmt::layer().json().with_writer(|| LoggingWriter)),
+            tracing_subscriber::registry().with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(|| LoggingWriter),
+            ),
             false,
             handle_request,
         ),
         "writer_guarded" => {
             let s = tracing_subscriber::registry()
-                .with(tracing_subscriber::fmt::layer().json().with_writer(|| LoggingWriter))
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .with_writer(|| LoggingWriter),
+                )
                 .guarded();
             let stats = s.stats_handle();
             install(s, scoped, handle_request);
@@ -222,7 +250,10 @@ fn run_scenario(name: &str) {
                     tracing::info!(value = ?PanicsInDebug, "this one panics");
                 });
                 eprintln!("RESULT panicked={}", r.is_err());
-                eprintln!("RESULT in_path_after_panic={}", layer_safe::in_logging_path());
+                eprintln!(
+                    "RESULT in_path_after_panic={}",
+                    layer_safe::in_logging_path()
+                );
                 handle_request();
             });
             report(&stats);
@@ -264,14 +295,23 @@ fn assert_contained(c: &common::Child, outer_events: usize) {
     let pair = c.result("pair").expect("a remembered pair");
     let inner = c.result("inner").unwrap();
     let outer = c.result("outer").unwrap();
-    assert!(pair.contains(&inner), "pair {pair:?} does not name the inner site {inner}");
-    assert!(pair.contains(&outer), "pair {pair:?} does not name the outer site {outer}");
+    assert!(
+        pair.contains(&inner),
+        "pair {pair:?} does not name the inner site {inner}"
+    );
+    assert!(
+        pair.contains(&outer),
+        "pair {pair:?} does not name the outer site {outer}"
+    );
 }
 
 #[test]
 fn flag_client_in_a_layer_kills_plain_tracing_subscriber() {
     let c = run("flag_plain");
-    assert!(c.died(), "plain tracing-subscriber should die of the recursion: {c:#?}");
+    assert!(
+        c.died(),
+        "plain tracing-subscriber should die of the recursion: {c:#?}"
+    );
 }
 
 #[test]
@@ -319,7 +359,10 @@ fn writer_that_logs_is_contained() {
 #[test]
 fn span_record_with_logging_debug_deadlocks_plain_json() {
     let c = common::run(CHILD, "span_record_plain", Duration::from_secs(5));
-    assert!(!c.succeeded(), "plain fmt().json() is expected to deadlock or die: {c:#?}");
+    assert!(
+        !c.succeeded(),
+        "plain fmt().json() is expected to deadlock or die: {c:#?}"
+    );
 }
 
 #[test]
@@ -330,8 +373,15 @@ fn span_fields_that_log_are_contained() {
     // One from the field at creation, one from `Span::record`.
     assert_eq!(c.number("recursion"), 2, "{c:#?}");
     assert_eq!(c.lines_with("logged from Debug"), 0);
-    let pairs: Vec<_> = c.stderr.lines().filter(|l| l.starts_with("RESULT pair=")).collect();
-    assert!(pairs.iter().all(|p| p.contains("span `request`")), "{pairs:?}");
+    let pairs: Vec<_> = c
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("RESULT pair="))
+        .collect();
+    assert!(
+        pairs.iter().all(|p| p.contains("span `request`")),
+        "{pairs:?}"
+    );
 }
 
 #[test]
@@ -349,11 +399,20 @@ fn panic_in_the_logging_path_restores_the_state() {
 /// them there, but the outcome is the same: no crash, the outer event once.
 #[test]
 fn scoped_default_behaves_the_same() {
-    for scenario in ["flag_guarded_scoped", "debug_unbounded_guarded_scoped", "writer_guarded_scoped", "span_guarded_scoped"] {
+    for scenario in [
+        "flag_guarded_scoped",
+        "debug_unbounded_guarded_scoped",
+        "writer_guarded_scoped",
+        "span_guarded_scoped",
+    ] {
         let c = run(scenario);
         assert!(c.succeeded(), "{scenario}: {c:#?}");
         let expected = if scenario.starts_with("flag") { 2 } else { 1 };
-        assert_eq!(c.lines_with("request handled"), expected, "{scenario}: {c:#?}");
+        assert_eq!(
+            c.lines_with("request handled"),
+            expected,
+            "{scenario}: {c:#?}"
+        );
         assert_eq!(c.result("in_path").as_deref(), Some("false"));
     }
 }

@@ -15,4 +15,4 @@ pub use site::CallSite;
 pub use stats::{ByLevel, DropReason, Dropped, RecursionPair, Stats};
 
 pub mod sink;
-pub use sink::Sink;
+pub use sink::{FlushGuard, Sink};

@@ -22,4 +22,4 @@ pub use stats::{ByLevel, DropReason, Dropped, RecursionPair, Stats};
 
 pub mod sink;
 pub mod testing;
-pub use sink::Sink;
+pub use sink::{FlushGuard, Sink};

@@ -1,0 +1,512 @@
+//! [`SinkBuilder`]: the settings, their defaults and their validation.
+
+use std::error::Error;
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+
+use super::flush_guard::FlushGuard;
+use super::worker::Worker;
+use super::{writers, Limits, Shared, Sink, POOL_MAX_BUFFERS};
+use crate::stats::Counters;
+
+/// 65 536 records: absorbs a one-second writer stall at 65 000 events a
+/// second. The channel's slots are allocated up front (32 bytes each: 2 MiB);
+/// the records themselves are bounded by the byte budget, not by this.
+const DEFAULT_CAPACITY: usize = 64 * 1024;
+/// 64 MiB of queued records: a full queue of 1 KiB records.
+const DEFAULT_BYTE_BUDGET: usize = 64 * 1024 * 1024;
+/// 64 KiB per record: far above any sane log line, small enough that one
+/// runaway `Debug` cannot eat the budget.
+const DEFAULT_MAX_RECORD: usize = 64 * 1024;
+/// Shed below `WARN` above 80% full, as Logback's `AsyncAppender` does.
+const DEFAULT_HIGH_WATER_PERCENT: u8 = 80;
+/// Logback's `maxFlushTime`: long enough to drain a healthy writer, short
+/// enough that nobody waits on a dead one.
+const DEFAULT_FLUSH_DEADLINE: Duration = Duration::from_secs(1);
+/// While busy, a buffering writer is flushed at least this often.
+const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The largest capacity accepted: the channel allocates its slots up front.
+const MAX_CAPACITY: usize = 1 << 24;
+/// The smallest maximum record size accepted: room for the truncation marker.
+const MIN_MAX_RECORD: usize = 64;
+
+/// What [`Sink::submit`] does when the queue is full (or the byte budget
+/// spent).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use layer_safe::sink::Overflow;
+///
+/// // An audit log: wait up to 50 ms for room, then drop (and count).
+/// let (sink, _guard) = layer_safe::Sink::builder()
+///     .overflow(Overflow::Block { timeout: Duration::from_millis(50) })
+///     .writer(std::io::sink())
+///     .build()
+///     .unwrap();
+/// # drop(sink);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Drop the record being submitted, counted as `QueueFull` (or
+    /// `ByteBudget`). The default: the caller never waits.
+    #[default]
+    DropNewest,
+    /// Make room by dropping the oldest queued records (counted the same way),
+    /// so the log keeps the most recent events. The caller never waits.
+    DropOldest,
+    /// Wait up to `timeout` for room, then drop and count. Opt-in, for logs
+    /// that matter more than the caller's latency (audit logs).
+    Block {
+        /// How long one submit may wait.
+        timeout: Duration,
+    },
+}
+
+/// A setting [`SinkBuilder::build`] refused, or the worker thread that could
+/// not start.
+///
+/// # Examples
+///
+/// ```
+/// use layer_safe::{Sink, sink::ConfigError};
+///
+/// let err = Sink::builder().capacity(0).build().unwrap_err();
+/// assert!(matches!(err, ConfigError::Capacity { got: 0 }));
+/// assert!(err.to_string().contains("capacity"));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The capacity must be between 1 and 16 777 216 records.
+    Capacity {
+        /// The capacity given.
+        got: usize,
+    },
+    /// The maximum record size must be at least 64 bytes.
+    MaxRecord {
+        /// The size given.
+        got: usize,
+    },
+    /// The byte budget must hold at least one record of the maximum size.
+    ByteBudget {
+        /// The budget given.
+        got: usize,
+        /// The maximum record size it must hold.
+        max_record: usize,
+    },
+    /// The high-water mark is a percentage, from 1 to 100.
+    HighWaterMark {
+        /// The percentage given.
+        got: u8,
+    },
+    /// The flush interval must be more than zero.
+    FlushInterval {
+        /// The interval given.
+        got: Duration,
+    },
+    /// The worker thread could not be started.
+    Spawn(io::Error),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Capacity { got } => write!(
+                f,
+                "sink capacity must be between 1 and {MAX_CAPACITY} records, got {got}"
+            ),
+            ConfigError::MaxRecord { got } => write!(
+                f,
+                "sink max_record must be at least {MIN_MAX_RECORD} bytes, got {got}"
+            ),
+            ConfigError::ByteBudget { got, max_record } => write!(
+                f,
+                "sink byte_budget must hold at least one record of max_record \
+                 ({max_record} bytes), got {got}"
+            ),
+            ConfigError::HighWaterMark { got } => write!(
+                f,
+                "sink high_water_mark is a percentage from 1 to 100, got {got}"
+            ),
+            ConfigError::FlushInterval { got } => {
+                write!(f, "sink flush_interval must be more than zero, got {got:?}")
+            }
+            ConfigError::Spawn(e) => write!(f, "could not start the sink worker thread: {e}"),
+        }
+    }
+}
+
+impl Error for ConfigError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            ConfigError::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Configures and starts a [`Sink`]; made by [`Sink::builder`].
+///
+/// | setting | default | why |
+/// | --- | --- | --- |
+/// | [`capacity`](Self::capacity) | 65 536 records | absorbs a 1 s stall at 65k events/s; slots cost 2 MiB up front |
+/// | [`byte_budget`](Self::byte_budget) | 64 MiB | the real memory bound: a full queue of 1 KiB records |
+/// | [`max_record`](Self::max_record) | 64 KiB | no sane line is longer; one runaway `Debug` cannot eat the budget |
+/// | [`overflow`](Self::overflow) | [`Overflow::DropNewest`] | the caller never waits |
+/// | [`high_water_mark`](Self::high_water_mark) | 80% | shed below `WARN` above it, as Logback does |
+/// | [`flush_deadline`](Self::flush_deadline) | 1 s | Logback's `maxFlushTime` |
+/// | [`flush_interval`](Self::flush_interval) | 100 ms | bounds how long a busy, buffering writer holds lines |
+/// | [`writer`](Self::writer) | stdout | |
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use layer_safe::{Sink, sink::Overflow};
+///
+/// let (sink, guard) = Sink::builder()
+///     .capacity(8192)
+///     .byte_budget(16 << 20)
+///     .max_record(16 << 10)
+///     .overflow(Overflow::DropOldest)
+///     .high_water_mark(90)
+///     .flush_deadline(Duration::from_millis(500))
+///     .flush_interval(Duration::from_millis(50))
+///     .writer(std::io::sink())
+///     .build()?;
+/// # drop((sink, guard));
+/// # Ok::<(), layer_safe::sink::ConfigError>(())
+/// ```
+pub struct SinkBuilder {
+    capacity: usize,
+    byte_budget: usize,
+    max_record: usize,
+    overflow: Overflow,
+    high_water_percent: u8,
+    flush_deadline: Duration,
+    flush_interval: Duration,
+    writer: Option<Box<dyn Write + Send>>,
+    counters: Option<Arc<Counters>>,
+}
+
+impl Default for SinkBuilder {
+    fn default() -> Self {
+        SinkBuilder {
+            capacity: DEFAULT_CAPACITY,
+            byte_budget: DEFAULT_BYTE_BUDGET,
+            max_record: DEFAULT_MAX_RECORD,
+            overflow: Overflow::DropNewest,
+            high_water_percent: DEFAULT_HIGH_WATER_PERCENT,
+            flush_deadline: DEFAULT_FLUSH_DEADLINE,
+            flush_interval: DEFAULT_FLUSH_INTERVAL,
+            writer: None,
+            counters: None,
+        }
+    }
+}
+
+impl fmt::Debug for SinkBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SinkBuilder")
+            .field("capacity", &self.capacity)
+            .field("byte_budget", &self.byte_budget)
+            .field("max_record", &self.max_record)
+            .field("overflow", &self.overflow)
+            .field("high_water_percent", &self.high_water_percent)
+            .field("flush_deadline", &self.flush_deadline)
+            .field("flush_interval", &self.flush_interval)
+            .field("writer", &self.writer.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
+impl SinkBuilder {
+    /// How many records the queue holds (default 65 536).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = layer_safe::Sink::builder().capacity(1024);
+    /// # drop(builder);
+    /// ```
+    pub fn capacity(mut self, records: usize) -> Self {
+        self.capacity = records;
+        self
+    }
+
+    /// How many bytes of records the queue holds at most (default 64 MiB).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = layer_safe::Sink::builder().byte_budget(8 << 20);
+    /// # drop(builder);
+    /// ```
+    pub fn byte_budget(mut self, bytes: usize) -> Self {
+        self.byte_budget = bytes;
+        self
+    }
+
+    /// The largest record, in bytes, trailing `\n` included (default 64 KiB).
+    /// A longer one is cut with a visible marker, or dropped as `Oversize`
+    /// when even the marker would not fit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = layer_safe::Sink::builder().max_record(4096);
+    /// # drop(builder);
+    /// ```
+    pub fn max_record(mut self, bytes: usize) -> Self {
+        self.max_record = bytes;
+        self
+    }
+
+    /// What to do when the queue is full (default [`Overflow::DropNewest`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use layer_safe::sink::Overflow;
+    /// let builder = layer_safe::Sink::builder().overflow(Overflow::DropOldest);
+    /// # drop(builder);
+    /// ```
+    pub fn overflow(mut self, policy: Overflow) -> Self {
+        self.overflow = policy;
+        self
+    }
+
+    /// Above this percentage of the capacity or of the byte budget, events
+    /// below `WARN` are dropped as `Shed` so that warnings and errors still
+    /// get through (default 80; 100 turns shedding off).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = layer_safe::Sink::builder().high_water_mark(90);
+    /// # drop(builder);
+    /// ```
+    pub fn high_water_mark(mut self, percent: u8) -> Self {
+        self.high_water_percent = percent;
+        self
+    }
+
+    /// How long dropping the [`FlushGuard`] waits for the queue to drain
+    /// (default 1 s). Records still unwritten then are counted as lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = layer_safe::Sink::builder().flush_deadline(Duration::from_secs(3));
+    /// # drop(builder);
+    /// ```
+    pub fn flush_deadline(mut self, deadline: Duration) -> Self {
+        self.flush_deadline = deadline;
+        self
+    }
+
+    /// While records keep coming, the writer is flushed at least this often
+    /// (default 100 ms); it is always flushed when the queue empties.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = layer_safe::Sink::builder().flush_interval(Duration::from_millis(20));
+    /// # drop(builder);
+    /// ```
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// Where records go (default stdout). Any `io::Write + Send`; see
+    /// [`writers`](super::writers) for files, rolling files and the console.
+    /// The worker writes whole batches of lines, so the writer needs no
+    /// buffering of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let file = layer_safe::sink::writers::append_file(dir.path().join("app.log"))?;
+    /// let builder = layer_safe::Sink::builder().writer(file);
+    /// # drop(builder);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn writer(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.writer = Some(Box::new(writer));
+        self
+    }
+
+    /// Shares `counters` with whatever else uses them (the recursion guard),
+    /// so one snapshot accounts for every event.
+    #[allow(dead_code)] // used by the drop-in builder
+    pub(crate) fn counters(mut self, counters: Arc<Counters>) -> Self {
+        self.counters = Some(counters);
+        self
+    }
+
+    fn limits(&self) -> Result<Limits, ConfigError> {
+        if self.capacity == 0 || self.capacity > MAX_CAPACITY {
+            return Err(ConfigError::Capacity { got: self.capacity });
+        }
+        if self.max_record < MIN_MAX_RECORD {
+            return Err(ConfigError::MaxRecord {
+                got: self.max_record,
+            });
+        }
+        if self.byte_budget < self.max_record {
+            return Err(ConfigError::ByteBudget {
+                got: self.byte_budget,
+                max_record: self.max_record,
+            });
+        }
+        if self.high_water_percent == 0 || self.high_water_percent > 100 {
+            return Err(ConfigError::HighWaterMark {
+                got: self.high_water_percent,
+            });
+        }
+        if self.flush_interval.is_zero() {
+            return Err(ConfigError::FlushInterval {
+                got: self.flush_interval,
+            });
+        }
+        let (high_water_records, high_water_bytes) = if self.high_water_percent == 100 {
+            (usize::MAX, usize::MAX)
+        } else {
+            let p = self.high_water_percent as usize;
+            // Round up, so a mark never sits at zero.
+            let records = (self.capacity * p).div_ceil(100);
+            let bytes = (self.byte_budget / 100).saturating_mul(p).max(1);
+            (records, bytes)
+        };
+        Ok(Limits {
+            capacity: self.capacity,
+            byte_budget: self.byte_budget,
+            max_record: self.max_record,
+            overflow: self.overflow,
+            high_water_records,
+            high_water_bytes,
+        })
+    }
+
+    /// Validates the settings and starts the worker thread. Returns the
+    /// producer handle and the guard that flushes on drop: keep the guard
+    /// alive for as long as events should be written (bind it to a named
+    /// variable, not `_`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] names the setting out of range, or says the worker
+    /// thread could not be spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (sink, guard) = layer_safe::Sink::builder().writer(std::io::sink()).build()?;
+    /// # drop((sink, guard));
+    /// # Ok::<(), layer_safe::sink::ConfigError>(())
+    /// ```
+    pub fn build(self) -> Result<(Sink, FlushGuard), ConfigError> {
+        let limits = self.limits()?;
+        let (tx, rx) = crossbeam_channel::bounded(limits.capacity);
+        let (pool_tx, pool_rx) = crossbeam_channel::bounded(limits.capacity.min(POOL_MAX_BUFFERS));
+        let shared = Arc::new(Shared {
+            tx,
+            rx,
+            pool_tx,
+            pool_rx,
+            counters: self.counters.unwrap_or_default(),
+            queued_bytes: CachePadded::new(AtomicUsize::new(0)),
+            closed: AtomicBool::new(false),
+            limits,
+        });
+        let writer = self.writer.unwrap_or_else(|| Box::new(writers::stdout()));
+        let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(16);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+        let worker = Worker::new(
+            shared.clone(),
+            ctrl_rx,
+            writer,
+            self.flush_interval,
+            self.flush_deadline,
+        );
+        let handle = std::thread::Builder::new()
+            .name("layer-safe-sink".into())
+            .spawn(move || {
+                // Dropped when the thread ends, however it ends: tells the
+                // guard the worker is gone.
+                let _done = done_tx;
+                worker.run();
+            })
+            .map_err(ConfigError::Spawn)?;
+        let guard = FlushGuard::new(
+            shared.clone(),
+            ctrl_tx,
+            done_rx,
+            handle,
+            self.flush_deadline,
+        );
+        Ok((Sink::from_shared(shared), guard))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(b: SinkBuilder) -> ConfigError {
+        b.limits().unwrap_err()
+    }
+
+    #[test]
+    fn validation_names_the_bad_value() {
+        let b = || SinkBuilder::default();
+        assert!(err(b().capacity(0)).to_string().contains("got 0"));
+        assert!(err(b().capacity(MAX_CAPACITY + 1))
+            .to_string()
+            .contains("capacity"));
+        assert!(err(b().max_record(10)).to_string().contains("got 10"));
+        let e = err(b().max_record(1000).byte_budget(999)).to_string();
+        assert!(e.contains("1000") && e.contains("999"), "{e}");
+        assert!(err(b().high_water_mark(0)).to_string().contains("got 0"));
+        assert!(err(b().high_water_mark(101))
+            .to_string()
+            .contains("got 101"));
+        assert!(err(b().flush_interval(Duration::ZERO))
+            .to_string()
+            .contains("flush_interval"));
+    }
+
+    #[test]
+    fn high_water_marks() {
+        let l = SinkBuilder::default()
+            .capacity(10)
+            .byte_budget(1000)
+            .max_record(100);
+        let l = l.high_water_mark(80).limits().unwrap();
+        assert_eq!((l.high_water_records, l.high_water_bytes), (8, 800));
+        let l = SinkBuilder::default()
+            .capacity(1)
+            .high_water_mark(1)
+            .limits()
+            .unwrap();
+        assert_eq!(l.high_water_records, 1);
+        let l = SinkBuilder::default()
+            .high_water_mark(100)
+            .limits()
+            .unwrap();
+        assert_eq!(l.high_water_records, usize::MAX);
+    }
+}

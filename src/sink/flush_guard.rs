@@ -1,0 +1,180 @@
+//! [`FlushGuard`]: flushes on demand, and drains the queue on drop within a
+//! deadline, never longer.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::atomic::{fence, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use super::worker::Control;
+use super::Shared;
+use crate::stats::{DropReason, Stats};
+
+/// How long past the deadline the guard waits for the worker to stop: the
+/// worker checks the deadline between writes, so a healthy one stops within
+/// one write call of it.
+const EXIT_GRACE: Duration = Duration::from_millis(50);
+
+/// Owns the sink's worker thread: flushes on demand, and on drop drains the
+/// queue within the flush deadline.
+///
+/// Dropping it never hangs, even when the writer is stuck forever: it waits
+/// for the worker until the deadline (plus 50 ms for the worker to stop),
+/// then gives up, counts what was not
+/// written as [`DropReason::Shutdown`] and says on stderr how many records
+/// were lost. Records submitted after it is dropped are dropped the same way.
+///
+/// Bind it to a named variable that lives as long as logging should (`let
+/// _guard = ...`; `let _ = ...` drops it at once).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use layer_safe::Sink;
+///
+/// let (sink, guard) = Sink::builder().writer(std::io::sink()).build().unwrap();
+/// let mut record = sink.buffer();
+/// record.extend_from_slice(b"{}\n");
+/// sink.submit(tracing_core::Level::INFO, record).unwrap();
+/// drop(guard); // writes what is queued, within the deadline
+/// assert_eq!(sink.stats().written, 1);
+/// ```
+pub struct FlushGuard {
+    shared: Arc<Shared>,
+    ctrl: Sender<Control>,
+    /// Disconnects when the worker thread ends.
+    done: Receiver<()>,
+    handle: Option<JoinHandle<()>>,
+    deadline: Duration,
+}
+
+impl FlushGuard {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        ctrl: Sender<Control>,
+        done: Receiver<()>,
+        handle: JoinHandle<()>,
+        deadline: Duration,
+    ) -> FlushGuard {
+        FlushGuard {
+            shared,
+            ctrl,
+            done,
+            handle: Some(handle),
+            deadline,
+        }
+    }
+
+    /// Writes what is queued now and flushes the writer, waiting at most
+    /// `timeout`. Returns `true` when all of it reached the writer and the
+    /// writer flushed without error; `false` on a timeout or a writer error.
+    /// Records dropped before the call do not make it `false`; see
+    /// [`stats`](Self::stats) for those.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(std::io::sink()).build().unwrap();
+    /// assert!(guard.flush(Duration::from_secs(1)));
+    /// ```
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let deadline = deadline_after(timeout);
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if self
+            .ctrl
+            .send_deadline(Control::Flush(tx), deadline)
+            .is_err()
+        {
+            return false;
+        }
+        rx.recv_deadline(deadline).unwrap_or(false)
+    }
+
+    /// A snapshot of the counters (the same as [`Sink::stats`](super::Sink::stats)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(std::io::sink()).build().unwrap();
+    /// let stats = guard.stats();
+    /// assert_eq!(stats.submitted, stats.written + stats.dropped.total() + stats.in_flight);
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        let counters = &self.shared.counters;
+        let lost_before = counters.dropped_count(DropReason::Shutdown);
+        let deadline = deadline_after(self.deadline);
+        let _ = self
+            .ctrl
+            .send_deadline(Control::Shutdown { deadline }, deadline);
+        // The worker stops at the deadline; allow it a moment to say so.
+        let exited = matches!(
+            self.done.recv_deadline(deadline + EXIT_GRACE),
+            Err(RecvTimeoutError::Disconnected)
+        );
+        if exited {
+            if let Some(handle) = self.handle.take() {
+                // Already finished: joining does not wait.
+                let _ = handle.join();
+            }
+        }
+        // Nothing reads the queue from now on. Pairs with the check after a
+        // send in `Sink::submit`: a record sent concurrently is either seen
+        // by the drain below or drained by its sender.
+        self.shared.closed.store(true, SeqCst);
+        fence(SeqCst);
+        while let Ok(r) = self.shared.rx.try_recv() {
+            self.shared.discard(r, DropReason::Shutdown);
+        }
+        let lost = counters.dropped_count(DropReason::Shutdown) - lost_before;
+        let stuck = if exited {
+            0
+        } else {
+            counters.snapshot().in_flight
+        };
+        if lost > 0 || stuck > 0 {
+            let mut err = io::stderr().lock();
+            let _ = write!(
+                err,
+                "layer-safe: {lost} log records lost at shutdown: not written within the \
+                 flush deadline ({:?})",
+                self.deadline
+            );
+            let _ = if stuck > 0 {
+                writeln!(
+                    err,
+                    "; the writer is stuck with {stuck} more records in its hands"
+                )
+            } else {
+                writeln!(err)
+            };
+        }
+    }
+}
+
+impl fmt::Debug for FlushGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlushGuard")
+            .field("deadline", &self.deadline)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `timeout` from now; a timeout too long to represent waits "forever".
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}

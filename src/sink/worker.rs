@@ -1,0 +1,528 @@
+//! The worker thread: takes records off the queue, writes them in batches,
+//! and owns everything that can go wrong with the writer.
+//!
+//! A small state machine, like `tracing-appender`'s worker, with what that
+//! one leaves as TODO done: I/O errors and panics are counted, reported on
+//! the status channel and retried with back-off; shutdown has a deadline.
+//!
+//! ```text
+//!            ┌──────── record / tick ────────┐
+//!            ▼                               │
+//!   Idle ──record──▶ Batching ──write ok──▶ (queue empty? flush, answer flushes) ─▶ Idle
+//!                        │  ▲
+//!                 error  │  │ back-off elapsed (retry the rest; after 3 tries drop it)
+//!                        ▼  │
+//!                      Failing
+//!   any state ──Shutdown──▶ Draining ──queue empty / deadline──▶ exit
+//! ```
+//!
+//! The thread is in the logging path for its whole life, so anything it or
+//! the writer emits through `tracing` is dropped and counted as recursion
+//! by the guard, never queued again.
+
+use std::any::Any;
+use std::fmt;
+use std::io::{self, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender, TryRecvError};
+
+use super::batch::Batch;
+use super::status::Status;
+use super::{Record, Shared};
+use crate::path::{Entered, Origin};
+use crate::stats::DropReason;
+
+/// A batch is written once it holds this many bytes...
+const BATCH_BYTES: usize = 64 * 1024;
+/// ...or this many records, or when the queue is empty.
+const BATCH_RECORDS: usize = 1024;
+/// Tries per batch before its records are dropped as `WriterError`.
+const MAX_ATTEMPTS: u32 = 3;
+/// First pause after a writer error; doubles up to [`MAX_BACKOFF`].
+const INITIAL_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// While drops go on, at most one in-band report per interval.
+const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+/// When idle, wake this often to report drops counted elsewhere (the
+/// recursion guard counts drops without queueing anything).
+const IDLE_TICK: Duration = Duration::from_secs(1);
+/// A worker that panics (a bug in the sink) is restarted this many times.
+const MAX_RESTARTS: u32 = 3;
+
+/// Requests from the [`FlushGuard`](super::FlushGuard).
+pub(crate) enum Control {
+    /// Write what is queued now, flush the writer, answer whether all of it
+    /// got out.
+    Flush(Sender<bool>),
+    /// Drain the queue until it is empty or `deadline` passes, then exit.
+    Shutdown { deadline: Instant },
+}
+
+/// A flush request waiting for its answer.
+struct Waiter {
+    reply: Sender<bool>,
+    /// Answered once this many records have been taken off the queue (those
+    /// queued when the request came), or when the queue is empty.
+    target: u64,
+    /// No write or flush failed since the request.
+    ok: bool,
+}
+
+/// Why a write did not get everything out.
+enum Failure {
+    Io(io::Error),
+    Panic(String),
+    /// Not a failure of the writer: the shutdown deadline passed between
+    /// two writes of one batch.
+    Deadline,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Io(e) => write!(f, "{e}"),
+            Failure::Panic(msg) => write!(f, "the writer panicked: {msg}"),
+            Failure::Deadline => write!(f, "the shutdown deadline passed"),
+        }
+    }
+}
+
+/// What woke an idle worker.
+enum Woke {
+    Record(Record),
+    Control(Control),
+    ControlClosed,
+    Nothing,
+}
+
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    ctrl: Receiver<Control>,
+    ctrl_open: bool,
+    writer: Box<dyn Write + Send>,
+    flush_interval: Duration,
+    flush_deadline: Duration,
+    batch: Batch,
+    /// Records taken off the queue so far.
+    taken: u64,
+    /// Drop totals by reason already reported in-band.
+    reported: [u64; 7],
+    last_report: Option<Instant>,
+    /// Tries of the current batch that failed.
+    attempts: u32,
+    backoff: Duration,
+    failing: bool,
+    /// Bytes written since the last flush.
+    dirty: bool,
+    last_flush: Instant,
+    waiters: Vec<Waiter>,
+    shutdown: Option<Instant>,
+    /// The drop report owed at a flush or shutdown was attempted.
+    quiesce_reported: bool,
+    status: Status,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        ctrl: Receiver<Control>,
+        writer: Box<dyn Write + Send>,
+        flush_interval: Duration,
+        flush_deadline: Duration,
+    ) -> Worker {
+        Worker {
+            shared,
+            ctrl,
+            ctrl_open: true,
+            writer,
+            flush_interval,
+            flush_deadline,
+            batch: Batch::default(),
+            taken: 0,
+            reported: [0; 7],
+            last_report: None,
+            attempts: 0,
+            backoff: INITIAL_BACKOFF,
+            failing: false,
+            dirty: false,
+            last_flush: Instant::now(),
+            waiters: Vec::new(),
+            shutdown: None,
+            quiesce_reported: false,
+            status: Status::default(),
+        }
+    }
+
+    /// The thread's body.
+    pub(crate) fn run(mut self) {
+        // For the whole life of the thread, never left.
+        let _path = Entered::enter(Origin::Named("sink worker"));
+        for restart in 0..=MAX_RESTARTS {
+            match catch_unwind(AssertUnwindSafe(|| self.run_loop())) {
+                Ok(()) => break,
+                Err(payload) => {
+                    // A bug in the sink itself: contain it like a writer's.
+                    let lost = self.drop_batch(DropReason::WriterError);
+                    let msg = panic_message(&*payload);
+                    self.status.emit(
+                        Instant::now(),
+                        format_args!(
+                            "the sink worker panicked ({msg}); {lost} records lost; {}",
+                            if restart < MAX_RESTARTS {
+                                "restarting it"
+                            } else {
+                                "giving up"
+                            }
+                        ),
+                    );
+                }
+            }
+        }
+        for w in self.waiters.drain(..) {
+            let _ = w.reply.try_send(false);
+        }
+        self.status.finish();
+    }
+
+    fn run_loop(&mut self) {
+        loop {
+            self.poll_control();
+            let now = Instant::now();
+            if self.shutdown.is_some_and(|d| now >= d) {
+                self.give_up();
+                return;
+            }
+            if self.batch.is_empty() {
+                let queue_empty = self.shared.rx.is_empty();
+                if self.quiescing(queue_empty) {
+                    // A flush or the shutdown is owed an answer: the pending
+                    // drop report goes out first, then the writer is flushed.
+                    if !std::mem::replace(&mut self.quiesce_reported, true)
+                        && self.begin_batch(true)
+                    {
+                        self.write_batch();
+                        continue;
+                    }
+                    self.quiesce_reported = false;
+                    self.flush_writer();
+                    self.answer_waiters(queue_empty);
+                    if queue_empty && self.shutdown.is_some() {
+                        return;
+                    }
+                    continue;
+                }
+                if queue_empty {
+                    self.flush_writer();
+                    if !self.begin_batch(false) {
+                        self.wait(now);
+                        continue;
+                    }
+                }
+            }
+            self.fill();
+            if !self.batch.is_empty() {
+                self.write_batch();
+            }
+        }
+    }
+
+    /// Whether a flush request can be answered, or the shutdown finished.
+    fn quiescing(&self, queue_empty: bool) -> bool {
+        (queue_empty && self.shutdown.is_some())
+            || self
+                .waiters
+                .iter()
+                .any(|w| queue_empty || self.taken >= w.target)
+    }
+
+    /// Blocks until a record, a request or the next tick.
+    fn wait(&mut self, now: Instant) {
+        let timeout = match (self.unreported(), self.last_report) {
+            (Some(_), Some(last)) => (last + REPORT_INTERVAL).saturating_duration_since(now),
+            _ => IDLE_TICK,
+        };
+        let woke = if self.ctrl_open {
+            select! {
+                recv(self.shared.rx) -> r => r.map_or(Woke::Nothing, Woke::Record),
+                recv(self.ctrl) -> c => c.map_or(Woke::ControlClosed, Woke::Control),
+                default(timeout) => Woke::Nothing,
+            }
+        } else {
+            self.shared
+                .rx
+                .recv_timeout(timeout)
+                .map_or(Woke::Nothing, Woke::Record)
+        };
+        match woke {
+            Woke::Record(r) => self.take(r),
+            Woke::Control(c) => self.on_control(c),
+            Woke::ControlClosed => self.on_control_closed(),
+            Woke::Nothing => {}
+        }
+    }
+
+    /// Takes what is queued into the batch, up to its limits.
+    fn fill(&mut self) {
+        while self.batch.len() < BATCH_BYTES && self.batch.records() < BATCH_RECORDS {
+            match self.shared.rx.try_recv() {
+                Ok(r) => self.take(r),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Moves one record from the queue into the batch and its buffer back to
+    /// the pool.
+    fn take(&mut self, r: Record) {
+        self.shared
+            .queued_bytes
+            .fetch_sub(r.buf.len(), std::sync::atomic::Ordering::Relaxed);
+        self.taken += 1;
+        if self.batch.is_empty() {
+            self.begin_batch(false);
+        }
+        self.batch.push(&r.buf, r.level);
+        self.shared.recycle(r.buf);
+    }
+
+    /// Starts a batch, with the drop report when drops are unreported and a
+    /// report is due (`force`: a flush or the shutdown is waiting for it).
+    fn begin_batch(&mut self, force: bool) -> bool {
+        let report = self.unreported().filter(|_| {
+            force
+                || self
+                    .last_report
+                    .map_or(true, |t| t.elapsed() >= REPORT_INTERVAL)
+        });
+        self.batch.begin(report)
+    }
+
+    /// Drop totals by reason and their increase since the last report, when
+    /// anything was dropped since.
+    fn unreported(&self) -> Option<([u64; 7], [u64; 7])> {
+        let c = &self.shared.counters;
+        let totals = DropReason::ALL.map(|r| c.dropped_count(r));
+        let mut delta = [0; 7];
+        for i in 0..7 {
+            delta[i] = totals[i].saturating_sub(self.reported[i]);
+        }
+        delta.iter().any(|d| *d > 0).then_some((totals, delta))
+    }
+
+    /// Writes the batch; on failure, counts, reports and backs off.
+    fn write_batch(&mut self) {
+        match self.write_out() {
+            Ok(()) => {
+                self.batch.clear();
+                self.dirty = true;
+                self.attempts = 0;
+                self.backoff = INITIAL_BACKOFF;
+                if std::mem::take(&mut self.failing) {
+                    let lost = self.shared.counters.dropped_count(DropReason::WriterError);
+                    self.status.emit(
+                        Instant::now(),
+                        format_args!(
+                            "the log writer recovered ({lost} records lost to writer errors so far)"
+                        ),
+                    );
+                }
+                if self.last_flush.elapsed() >= self.flush_interval {
+                    self.flush_writer();
+                }
+            }
+            // The main loop gives up on the rest.
+            Err(Failure::Deadline) => {}
+            Err(failure) => {
+                self.shared.counters.writer_error();
+                self.failing = true;
+                self.attempts += 1;
+                if self.attempts >= MAX_ATTEMPTS {
+                    self.attempts = 0;
+                    self.drop_batch(DropReason::WriterError);
+                }
+                let lost = self.shared.counters.dropped_count(DropReason::WriterError);
+                let wait = self.backoff;
+                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                self.status.emit(
+                    Instant::now(),
+                    format_args!(
+                        "writing the log failed: {failure} ({lost} records lost to writer \
+                         errors so far); retrying in {wait:?}"
+                    ),
+                );
+                self.pause(wait);
+            }
+        }
+    }
+
+    /// Hands the batch to the writer until it took everything or fails.
+    fn write_out(&mut self) -> Result<(), Failure> {
+        let mut interruptions = 0;
+        while !self.batch.done() {
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                self.writer.write(self.batch.unwritten())
+            }));
+            match result {
+                Ok(Ok(0)) => return Err(Failure::Io(io::ErrorKind::WriteZero.into())),
+                Ok(Ok(n)) => {
+                    self.advance(n);
+                    if !self.batch.done() {
+                        // A writer taking a batch piecemeal: do not let it
+                        // run past the shutdown deadline.
+                        self.poll_control();
+                        if self.shutdown.is_some_and(|d| Instant::now() >= d) {
+                            return Err(Failure::Deadline);
+                        }
+                    }
+                }
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted && interruptions < 16 => {
+                    interruptions += 1;
+                }
+                Ok(Err(e)) => return Err(Failure::Io(e)),
+                Err(payload) => return Err(Failure::Panic(panic_message(&*payload))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts what a write got out.
+    fn advance(&mut self, n: usize) {
+        let p = self.batch.advance(n);
+        let c = &self.shared.counters;
+        if p.records > 0 {
+            c.written(p.records, p.bytes);
+        }
+        if p.prefix_bytes > 0 {
+            c.report_bytes(p.prefix_bytes);
+        }
+        if let Some(totals) = p.report {
+            self.reported = totals;
+            self.last_report = Some(Instant::now());
+        }
+    }
+
+    /// Drops what the batch holds unwritten; returns how many records.
+    fn drop_batch(&mut self, reason: DropReason) -> u64 {
+        let c = &self.shared.counters;
+        let mut lost = 0;
+        for level in self.batch.drop_rest() {
+            c.dropped(reason, level);
+            lost += 1;
+        }
+        for w in &mut self.waiters {
+            w.ok = false;
+        }
+        lost
+    }
+
+    /// Flushes the writer if anything was written since the last flush.
+    fn flush_writer(&mut self) {
+        if !std::mem::take(&mut self.dirty) {
+            return;
+        }
+        self.last_flush = Instant::now();
+        let failure = match catch_unwind(AssertUnwindSafe(|| self.writer.flush())) {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => Failure::Io(e),
+            Err(payload) => Failure::Panic(panic_message(&*payload)),
+        };
+        self.shared.counters.writer_error();
+        for w in &mut self.waiters {
+            w.ok = false;
+        }
+        self.status.emit(
+            Instant::now(),
+            format_args!("flushing the log writer failed: {failure}"),
+        );
+    }
+
+    /// Sleeps after a writer error, still answering requests.
+    fn pause(&mut self, wait: Duration) {
+        let until = Instant::now() + wait;
+        loop {
+            let until = self.shutdown.map_or(until, |d| d.min(until));
+            if !self.ctrl_open {
+                std::thread::sleep(until.saturating_duration_since(Instant::now()));
+                return;
+            }
+            match self.ctrl.recv_deadline(until) {
+                Ok(c) => {
+                    let shutdown = matches!(c, Control::Shutdown { .. });
+                    self.on_control(c);
+                    if shutdown {
+                        // One more try at once: the deadline now bounds it.
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => return,
+                Err(RecvTimeoutError::Disconnected) => self.on_control_closed(),
+            }
+        }
+    }
+
+    fn poll_control(&mut self) {
+        while self.ctrl_open {
+            match self.ctrl.try_recv() {
+                Ok(c) => self.on_control(c),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => self.on_control_closed(),
+            }
+        }
+    }
+
+    fn on_control(&mut self, c: Control) {
+        match c {
+            Control::Flush(reply) => self.waiters.push(Waiter {
+                reply,
+                target: self.taken + self.shared.rx.len() as u64,
+                ok: true,
+            }),
+            Control::Shutdown { deadline } => {
+                self.shutdown = Some(self.shutdown.map_or(deadline, |d| d.min(deadline)));
+            }
+        }
+    }
+
+    /// The guard is gone without saying so (it always says so): shut down.
+    fn on_control_closed(&mut self) {
+        self.ctrl_open = false;
+        if self.shutdown.is_none() {
+            self.shutdown = Some(Instant::now() + self.flush_deadline);
+        }
+    }
+
+    /// Answers the flush requests that are satisfied.
+    fn answer_waiters(&mut self, queue_empty: bool) {
+        let taken = self.taken;
+        self.waiters.retain(|w| {
+            let done = queue_empty || taken >= w.target;
+            if done {
+                let _ = w.reply.try_send(w.ok);
+            }
+            !done
+        });
+    }
+
+    /// The shutdown deadline passed: what is not written is lost. The guard
+    /// counts what is still queued.
+    fn give_up(&mut self) {
+        self.drop_batch(DropReason::Shutdown);
+        for w in self.waiters.drain(..) {
+            let _ = w.reply.try_send(false);
+        }
+    }
+}
+
+/// The message of a panic payload, for the status channel.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a non-string payload".to_owned()
+    }
+}

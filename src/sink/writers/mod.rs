@@ -1,0 +1,70 @@
+//! Writers for the sink: the console, an append file, files rolled by time
+//! (`tracing-appender`'s) and files rolled by size ([`RollingBySize`]).
+//!
+//! Any `io::Write + Send + 'static` works as a writer. These need no
+//! buffering of their own: the worker hands them whole batches of lines, one
+//! `write` call per batch when the writer takes it all.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+
+pub use tracing_appender::rolling::{RollingFileAppender, Rotation};
+
+mod console;
+mod size;
+
+pub use console::{stderr, stdout, Console};
+pub use size::RollingBySize;
+
+/// Opens `path` for appending, creating it (not its directory) when missing.
+///
+/// # Errors
+///
+/// The error from opening the file.
+///
+/// # Examples
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let file = layer_safe::sink::writers::append_file(dir.path().join("app.log"))?;
+/// let (sink, _guard) = layer_safe::Sink::builder().writer(file).build().unwrap();
+/// # drop(sink);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn append_file(path: impl AsRef<Path>) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Files rolled by time, `tracing-appender`'s
+/// [`RollingFileAppender`]: `directory/prefix.YYYY-MM-DD` (or `-HH`, `-HH-MM`
+/// for shorter periods), keeping the `max_files` newest (0 keeps all).
+///
+/// # Errors
+///
+/// The directory cannot be created or read.
+///
+/// # Examples
+///
+/// ```
+/// use layer_safe::sink::writers::{rolling_by_time, Rotation};
+///
+/// let dir = tempfile::tempdir()?;
+/// let daily = rolling_by_time(dir.path(), "app.log", Rotation::DAILY, 7)?;
+/// let (sink, _guard) = layer_safe::Sink::builder().writer(daily).build().unwrap();
+/// # drop(sink);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn rolling_by_time(
+    directory: impl AsRef<Path>,
+    prefix: &str,
+    rotation: Rotation,
+    max_files: usize,
+) -> io::Result<RollingFileAppender> {
+    RollingFileAppender::builder()
+        .rotation(rotation)
+        .filename_prefix(prefix)
+        .max_log_files(max_files)
+        .build(directory)
+        .map_err(io::Error::other)
+}

@@ -1,0 +1,124 @@
+//! No heap allocation per event in the steady state: a counting global
+//! allocator, counting only on the thread under test.
+
+mod sink_common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use layer_safe::Sink;
+use tracing_core::Level;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counting() -> bool {
+    COUNTING.try_with(Cell::get).unwrap_or(false)
+}
+
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if counting() {
+            ALLOCATIONS.fetch_add(1, Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if counting() {
+            ALLOCATIONS.fetch_add(1, Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `f` on this thread.
+fn allocations(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.load(Relaxed);
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.load(Relaxed) - before
+}
+
+const RECORD: &[u8] = b"{\"timestamp\":\"2024-01-01T00:00:00.000000Z\",\"level\":\"INFO\",\"fields\":{\"message\":\"steady\"},\"target\":\"app\"}\n";
+
+fn submit(sink: &Sink, n: usize) {
+    for _ in 0..n {
+        let mut b = sink.buffer();
+        b.extend_from_slice(RECORD);
+        sink.submit(Level::INFO, b).unwrap();
+    }
+}
+
+#[test]
+fn the_steady_state_allocates_nothing_per_event() {
+    let (sink, guard) = Sink::builder().writer(std::io::sink()).build().unwrap();
+    // Warm up: put 1024 buffers (what the pool holds) in circulation at once,
+    // and let the worker hand them all back.
+    let buffers: Vec<Vec<u8>> = (0..1024).map(|_| sink.buffer()).collect();
+    for mut b in buffers {
+        b.extend_from_slice(RECORD);
+        sink.submit(Level::INFO, b).unwrap();
+    }
+    assert!(guard.flush(Duration::from_secs(10)));
+
+    // Fewer records than the pool holds: no allocation even if the worker
+    // does not run at all meanwhile.
+    let n = allocations(|| submit(&sink, 1000));
+    assert_eq!(n, 0, "allocations in 1000 submits");
+
+    // And in rounds, with the worker handing buffers back between them.
+    for _ in 0..5 {
+        assert!(guard.flush(Duration::from_secs(10)));
+        assert_eq!(allocations(|| submit(&sink, 500)), 0);
+    }
+    assert!(guard.flush(Duration::from_secs(10)));
+    assert_eq!(sink.stats().written, 1024 + 1000 + 2500);
+}
+
+#[test]
+fn drops_allocate_nothing_either() {
+    let gate = sink_common::Gate::default();
+    let (sink, guard) = Sink::builder()
+        .capacity(16)
+        .writer(gate.clone())
+        .build()
+        .unwrap();
+    // The worker holds one record in the blocked writer, the queue fills
+    // and stays full; rejected buffers go back to the pool.
+    let mut b = sink.buffer();
+    b.extend_from_slice(RECORD);
+    sink.submit(Level::WARN, b).unwrap();
+    gate.wait_entered();
+    for _ in 0..20 {
+        let mut b = sink.buffer();
+        b.extend_from_slice(RECORD);
+        let _ = sink.submit(Level::WARN, b);
+    }
+    assert_eq!(sink.stats().dropped.queue_full, 4);
+    let n = allocations(|| {
+        for _ in 0..1000 {
+            let mut b = sink.buffer();
+            b.extend_from_slice(RECORD);
+            let _ = sink.submit(Level::WARN, b);
+        }
+    });
+    assert_eq!(n, 0, "allocations in 1000 dropped submits");
+    assert_eq!(sink.stats().dropped.queue_full, 1004);
+    gate.open();
+    assert!(guard.flush(Duration::from_secs(10)));
+}

@@ -1,0 +1,181 @@
+//! Writers and checks shared by the sink's integration tests.
+#![allow(dead_code)]
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use layer_safe::Stats;
+
+/// Everything written, shared with the test.
+#[derive(Clone, Default)]
+pub struct Capture(pub Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).expect("output is UTF-8")
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.text().lines().map(str::to_owned).collect()
+    }
+
+    /// Lines that are not the sink's drop reports.
+    pub fn events(&self) -> Vec<String> {
+        self.lines()
+            .into_iter()
+            .filter(|l| !l.contains("\"events dropped\""))
+            .collect()
+    }
+
+    /// The drop reports, summed by reason.
+    pub fn reported(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut sum = serde_json::Map::new();
+        for line in self.lines() {
+            if !line.contains("\"events dropped\"") {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(&line).expect("report is JSON");
+            assert_eq!(v["level"], "WARN");
+            assert_eq!(v["target"], "layer_safe");
+            for (k, n) in v["fields"].as_object().unwrap() {
+                if k == "message" {
+                    continue;
+                }
+                let n = n.as_u64().unwrap();
+                assert!(n > 0, "reports name nonzero reasons only: {line}");
+                let prev = sum.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+                sum.insert(k.clone(), (prev + n).into());
+            }
+        }
+        sum
+    }
+
+    pub fn reported_total(&self) -> u64 {
+        self.reported().values().map(|v| v.as_u64().unwrap()).sum()
+    }
+}
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A writer whose first write blocks until the test opens the gate: the
+/// worker is then known to hold exactly the first record, and everything
+/// submitted after stays queued.
+#[derive(Clone, Default)]
+pub struct Gate {
+    pub out: Capture,
+    entered: Arc<AtomicBool>,
+    open: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Gate {
+    /// Waits until the worker is blocked in the writer.
+    pub fn wait_entered(&self) {
+        wait_for("the worker to enter the writer", || {
+            self.entered.load(SeqCst)
+        });
+    }
+
+    pub fn open(&self) {
+        let (m, c) = &*self.open;
+        *m.lock().unwrap() = true;
+        c.notify_all();
+    }
+}
+
+impl Write for Gate {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.entered.store(true, SeqCst);
+        let (m, c) = &*self.open;
+        let mut open = m.lock().unwrap();
+        while !*open {
+            open = c.wait(open).unwrap();
+        }
+        drop(open);
+        self.out.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Fails (or panics) on its first `n` writes, then works.
+#[derive(Clone)]
+pub struct Flaky {
+    pub out: Capture,
+    pub calls: Arc<AtomicUsize>,
+    failures: usize,
+    panic: bool,
+}
+
+impl Flaky {
+    pub fn failing(n: usize) -> Flaky {
+        Flaky {
+            out: Capture::default(),
+            calls: Arc::default(),
+            failures: n,
+            panic: false,
+        }
+    }
+    pub fn panicking(n: usize) -> Flaky {
+        Flaky {
+            panic: true,
+            ..Flaky::failing(n)
+        }
+    }
+}
+
+impl Write for Flaky {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.calls.fetch_add(1, SeqCst) < self.failures {
+            if self.panic {
+                panic!("writer exploded");
+            }
+            return Err(io::Error::other("disk full"));
+        }
+        self.out.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One JSON record: `{"fields":{"message":"<tag>-<i>"}}`.
+pub fn record(buf: &mut Vec<u8>, tag: &str, i: usize) {
+    writeln!(buf, "{{\"fields\":{{\"message\":\"{tag}-{i}\"}}}}").unwrap();
+}
+
+#[track_caller]
+pub fn assert_invariant(s: &Stats) {
+    assert_eq!(
+        s.submitted,
+        s.written + s.dropped.total() + s.in_flight,
+        "submitted == written + dropped + in_flight: {s:?}"
+    );
+    let by_level = s.dropped_by_level;
+    let levels = by_level.trace + by_level.debug + by_level.info + by_level.warn + by_level.error;
+    // Counted level first, reason second: a snapshot can see the level only.
+    assert!(levels >= s.dropped.total(), "{s:?}");
+}
+
+/// Polls `cond` for up to 30 s.
+#[track_caller]
+pub fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}

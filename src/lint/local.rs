@@ -44,7 +44,6 @@ pub(crate) fn policy_override() -> Option<Policy> {
 /// process again). For layer-safe's own threads: the sink's worker calls
 /// `set_thread_policy(Some(Policy::Report))` when it starts, so a writer that
 /// calls out is recorded instead of panicking the thread that writes the log.
-#[cfg_attr(not(test), allow(dead_code))] // wired to the sink's worker by the lead
 pub(crate) fn set_thread_policy(policy: Option<Policy>) {
     let _ = FAST.try_with(|f| f.policy.set(policy));
 }

@@ -160,6 +160,9 @@ impl Worker {
     pub(crate) fn run(mut self) {
         // For the whole life of the thread, never left.
         let _path = Entered::enter(Origin::Named("sink worker"));
+        // A writer that calls out is recorded, never allowed to panic the
+        // thread that writes the log, whatever the process-wide policy.
+        crate::lint::set_thread_policy(Some(crate::lint::Policy::Report));
         for restart in 0..=MAX_RESTARTS {
             match catch_unwind(AssertUnwindSafe(|| self.run_loop())) {
                 Ok(()) => break,

@@ -84,16 +84,13 @@ impl FlushGuard {
     /// assert!(guard.flush(Duration::from_secs(1)));
     /// ```
     pub fn flush(&self, timeout: Duration) -> bool {
-        let deadline = deadline_after(timeout);
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        if self
-            .ctrl
-            .send_deadline(Control::Flush(tx), deadline)
-            .is_err()
-        {
-            return false;
-        }
-        rx.recv_deadline(deadline).unwrap_or(false)
+        flush(&self.ctrl, timeout)
+    }
+
+    /// A handle that can ask for a flush from elsewhere (the panic hook),
+    /// without owning the shutdown.
+    pub(crate) fn flusher(&self) -> Flusher {
+        Flusher(self.ctrl.clone())
     }
 
     /// A snapshot of the counters (the same as [`Sink::stats`](super::Sink::stats)).
@@ -108,6 +105,25 @@ impl FlushGuard {
     pub fn stats(&self) -> Stats {
         self.shared.counters.snapshot()
     }
+}
+
+/// Asks the worker for a flush; see [`FlushGuard::flush`].
+#[derive(Clone)]
+pub(crate) struct Flusher(Sender<Control>);
+
+impl Flusher {
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        flush(&self.0, timeout)
+    }
+}
+
+fn flush(ctrl: &Sender<Control>, timeout: Duration) -> bool {
+    let deadline = deadline_after(timeout);
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    if ctrl.send_deadline(Control::Flush(tx), deadline).is_err() {
+        return false;
+    }
+    rx.recv_deadline(deadline).unwrap_or(false)
 }
 
 impl Drop for FlushGuard {

@@ -3,13 +3,17 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+mod encode;
 mod guarded;
+mod layer;
 mod lint;
 mod path;
 mod site;
 mod stats;
 
+pub use encode::{LineFormat, Timestamp};
 pub use guarded::{Guarded, GuardedExt, StatsHandle};
+pub use layer::{JsonLayer, JsonLayerBuilder};
 pub use path::in_logging_path;
 pub use site::CallSite;
 pub use stats::{ByLevel, DropReason, Dropped, RecursionPair, Stats};

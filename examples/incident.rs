@@ -16,7 +16,6 @@ use std::io;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use layer_safe::GuardedExt;
 use tracing::Subscriber;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
@@ -30,10 +29,17 @@ fn memcached_get(_key: &str) -> io::Result<bool> {
 }
 
 /// A feature-flag client that logs its backend's errors, as real ones do.
-struct FlagClient;
+/// `careful` clients ask layer-safe before calling out, and serve their last
+/// known value inside the logging path instead.
+struct FlagClient {
+    careful: bool,
+}
 
 impl FlagClient {
     fn is_enabled(&self, flag: &str) -> bool {
+        if self.careful && layer_safe::external_call("memcached").is_err() {
+            return false; // the cached or default value
+        }
         memcached_get(flag).unwrap_or_else(|e| {
             tracing::error!(target: "app::flags", flag, error = %e, "flag lookup failed");
             false
@@ -68,40 +74,36 @@ fn workload() -> u32 {
 }
 
 fn child(kind: &str) {
-    match kind {
-        "plain" => {
-            let subscriber = tracing_subscriber::registry()
-                .with(FlagCheckingLayer(FlagClient))
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .json()
-                        .with_writer(io::sink),
-                );
-            tracing::subscriber::set_global_default(subscriber).unwrap();
-            workload();
-        }
-        _ => {
-            let subscriber = tracing_subscriber::registry()
-                .with(FlagCheckingLayer(FlagClient))
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .json()
-                        .with_writer(io::sink),
-                )
-                .guarded();
-            let stats = subscriber.stats_handle();
-            tracing::subscriber::set_global_default(subscriber).unwrap();
-            let handled = workload();
-            let s = stats.snapshot();
-            println!("  requests handled: {handled}");
-            println!(
-                "  nested events dropped as recursion: {}",
-                s.dropped.recursion
+    let careful = kind == "careful";
+    if kind == "plain" {
+        let subscriber = tracing_subscriber::registry()
+            .with(FlagCheckingLayer(FlagClient { careful }))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(io::sink),
             );
-            for pair in &s.recursions {
-                println!("  the loop: {pair}");
-            }
-        }
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        workload();
+        return;
+    }
+    // The same layer, installed through layer-safe: it runs under the guard.
+    let guard = layer_safe::builder()
+        .writer(io::sink())
+        .with_layer(FlagCheckingLayer(FlagClient { careful }))
+        .policy(layer_safe::Policy::Report)
+        .init();
+    let handled = workload();
+    guard.flush(std::time::Duration::from_secs(1));
+    let s = guard.stats();
+    println!("  requests handled: {handled}");
+    println!("  events written: {}", s.written);
+    println!(
+        "  nested events dropped as recursion: {}",
+        s.dropped.recursion
+    );
+    for v in layer_safe::violations().iter() {
+        println!("  violation: {v}");
     }
 }
 
@@ -120,6 +122,10 @@ fn main() {
             "1. plain tracing-subscriber, flag check in a layer",
         ),
         ("guarded", "2. the same stack under layer-safe's guard"),
+        (
+            "careful",
+            "3. and with a flag client that asks layer_safe::external_call first",
+        ),
     ] {
         println!("{title}");
         let start = Instant::now();

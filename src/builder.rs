@@ -433,8 +433,6 @@ impl Builder {
         let policy = Policy::from_env()?.or(self.policy);
         let (dispatch, guard) = self.build()?;
         if log_bridge {
-            let max = LevelFilter::current();
-            let _ = max;
             tracing_log::LogTracer::builder()
                 .with_max_level(log_level(dispatch_max_level(&dispatch)))
                 .init()
@@ -487,8 +485,11 @@ impl Builder {
         for f in self.json {
             layer = f(layer);
         }
+        // An empty `Vec` of layers answers `Interest::never` for every
+        // callsite (tracing-subscriber's fold starts at `never`): use `None`.
+        let user_layers = (!self.layers.is_empty()).then_some(self.layers);
         let stack = tracing_subscriber::registry()
-            .with(self.layers)
+            .with(user_layers)
             .with(filter)
             .with(layer.build());
         let guarded = Guarded::with_counters(stack, sink.counters().clone());

@@ -362,7 +362,6 @@ impl<S: std::fmt::Debug> std::fmt::Debug for Guarded<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracing_subscriber::prelude::*;
 
     #[test]
     fn plain_events_pass() {

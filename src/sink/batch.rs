@@ -70,6 +70,9 @@ impl Batch {
             report::drop_report(&mut self.out, SystemTime::now(), &delta);
             self.report = Some(totals);
         }
+        if crate::lint::has_unreported() {
+            report::violation_reports(&mut self.out, SystemTime::now());
+        }
         self.prefix_end = self.out.len();
         !self.out.is_empty()
     }

@@ -87,6 +87,11 @@ impl FlushGuard {
         flush(&self.ctrl, timeout)
     }
 
+    /// The flush deadline at shutdown.
+    pub(crate) fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
     /// A handle that can ask for a flush from elsewhere (the panic hook),
     /// without owning the shutdown.
     pub(crate) fn flusher(&self) -> Flusher {

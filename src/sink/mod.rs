@@ -74,6 +74,7 @@ pub mod writers;
 
 pub use config::{ConfigError, Overflow, SinkBuilder};
 pub use flush_guard::FlushGuard;
+pub(crate) use flush_guard::Flusher;
 pub use make_writer::SinkWriter;
 
 /// Initial capacity of a buffer made when the pool is empty: most records

@@ -6,10 +6,12 @@
 //! log.
 
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use tracing_core::Level;
 
+use crate::encode::escape::{escape, escape_within};
+use crate::encode::time::Now;
 use crate::stats::DropReason;
 
 /// Appended to a text record cut to the maximum size.
@@ -77,85 +79,40 @@ fn truncate_json(record: &[u8], level: Level, max: usize, out: &mut Vec<u8>) -> 
     }
     // Cold path: the lossy conversion may allocate; that is fine here.
     let source = String::from_utf8_lossy(&record[..record.len().min(max)]);
-    for c in source.chars() {
-        let mut tmp = [0u8; 12];
-        let esc = escape(c, &mut tmp);
-        if out.len() + esc.len() > limit {
-            break;
-        }
-        out.extend_from_slice(esc);
-    }
+    let mut room = limit - out.len();
+    escape_within(out, &source, &mut room);
     out.extend_from_slice(TAIL);
     true
 }
 
-/// `c` as it appears inside a JSON string.
-fn escape(c: char, tmp: &mut [u8; 12]) -> &[u8] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let short: &[u8] = match c {
-        '"' => b"\\\"",
-        '\\' => b"\\\\",
-        '\n' => b"\\n",
-        '\r' => b"\\r",
-        '\t' => b"\\t",
-        c if (c as u32) < 0x20 || c == '\u{7f}' => {
-            let b = c as u8;
-            *tmp = [
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 15) as usize],
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-            ];
-            return &tmp[..6];
-        }
-        c => return c.encode_utf8(&mut tmp[..]).as_bytes(),
-    };
-    short
-}
-
-/// RFC 3339, UTC, microseconds: `2024-05-01T12:34:56.123456Z`.
+/// RFC 3339, UTC, microseconds, as the encoder writes it:
+/// `2024-05-01T12:34:56.123456Z`.
 pub(crate) fn timestamp(out: &mut Vec<u8>, t: SystemTime) {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (y, m, day) = civil_from_days((secs / 86_400) as i64);
-    let s = secs % 86_400;
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        d.subsec_micros()
-    );
+    crate::encode::time::rfc3339(out, Now::from_system_time(t));
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+/// One record per violation of the lint policy not reported yet: each
+/// distinct violation appears once in the log stream, where operators look.
+pub(crate) fn violation_reports(out: &mut Vec<u8>, now: SystemTime) {
+    for v in crate::lint::take_unreported() {
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        timestamp(out, now);
+        out.extend_from_slice(b"\",\"level\":\"WARN\",\"fields\":{\"message\":\"");
+        escape(out, &v.to_string());
+        out.extend_from_slice(b"\",\"violation\":\"");
+        escape(out, v.kind.name());
+        let _ = write!(
+            out,
+            "\",\"count\":{}}},\"target\":\"layer_safe\"}}\n",
+            v.count
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn timestamps() {

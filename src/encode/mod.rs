@@ -1,0 +1,173 @@
+//! Encoding events as one line each: JSON (the default) or compact text.
+//!
+//! Everything here runs on the caller's thread, inside the logging path,
+//! and writes into the buffer the sink hands out: no allocation per event,
+//! no parsing, no clock formatting beyond the sub-second digits.
+//!
+//! - [`escape`]: RFC 8259 string escaping, budgeted.
+//! - [`truncate`]: cutting a value to its budget, with a visible marker.
+//! - [`keys`]: unique keys in every object.
+//! - [`value`]: one value of each type `tracing` records, bad ones included.
+//! - [`visitor`]: the `Visit` that writes an event's fields.
+//! - [`span_cache`]: span fields encoded once, at `new_span` and `record`.
+//! - [`time`], [`thread`]: per-thread caches for the timestamp and thread.
+//! - [`json`], [`text`]: the two line formats.
+
+pub(crate) mod escape;
+pub(crate) mod json;
+pub(crate) mod keys;
+pub(crate) mod span_cache;
+pub(crate) mod text;
+pub(crate) mod thread;
+pub(crate) mod time;
+pub(crate) mod truncate;
+pub(crate) mod value;
+pub(crate) mod visitor;
+
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use span_cache::SpanFields;
+
+/// How the `timestamp` of each record is written.
+///
+/// # Examples
+///
+/// ```
+/// use layer_safe::{JsonLayer, Timestamp};
+///
+/// # fn demo(sink: layer_safe::Sink) {
+/// let layer = JsonLayer::builder(sink)
+///     .timestamp(Timestamp::UnixNanos) // "timestamp":1795903782123456789
+///     .build();
+/// # drop(layer);
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Timestamp {
+    /// RFC 3339 in UTC with microseconds, `"2026-11-28T22:09:42.123456Z"`,
+    /// as `tracing_subscriber::fmt().json()` writes it. The default.
+    #[default]
+    Rfc3339Micros,
+    /// Nanoseconds since the Unix epoch, as a JSON number.
+    UnixNanos,
+    /// No timestamp.
+    Off,
+}
+
+/// The shape of each line.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::IsTerminal;
+/// use layer_safe::{JsonLayer, LineFormat};
+///
+/// # fn demo(sink: layer_safe::Sink) {
+/// let layer = JsonLayer::builder(sink)
+///     .format(LineFormat::Text)
+///     .ansi(std::io::stderr().is_terminal())
+///     .build();
+/// # drop(layer);
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LineFormat {
+    /// One JSON object per line, shaped as `tracing_subscriber::fmt().json()`
+    /// shapes it. The default.
+    #[default]
+    Json,
+    /// A compact human-readable line:
+    /// `2026-11-28T22:09:42.123456Z  INFO request{method="GET"}: app: request handled user_id=42`.
+    Text,
+}
+
+/// The settled options of one layer.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) format: LineFormat,
+    pub(crate) ansi: bool,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) flatten_event: bool,
+    pub(crate) flatten_spans: bool,
+    pub(crate) current_span: bool,
+    pub(crate) span_list: bool,
+    pub(crate) target: bool,
+    pub(crate) file: bool,
+    pub(crate) line: bool,
+    pub(crate) thread_name: bool,
+    pub(crate) thread_id: bool,
+    /// The static fields, encoded: `"service":"api","version":"1.2.0"`.
+    pub(crate) statics: Vec<u8>,
+    /// Keys of the root object that no flattened field may take.
+    pub(crate) root_reserved: keys::Reserved,
+    /// The budget of one string value, in escaped bytes.
+    pub(crate) cap: usize,
+}
+
+impl Config {
+    /// Whether records show anything of the event's spans.
+    #[inline]
+    pub(crate) fn wants_spans(&self) -> bool {
+        self.current_span || self.span_list || self.flatten_spans
+    }
+}
+
+/// How an event is encoded this time: the normal pass, or a second one to
+/// fit an oversized record into the sink's maximum.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budget {
+    /// The budget of each string value, in escaped bytes.
+    pub(crate) cap: usize,
+    /// `Some((bytes, max))`: the full record took `bytes`, over `max`; keep
+    /// only the message and say so.
+    pub(crate) oversize: Option<(usize, usize)>,
+}
+
+/// How many ancestors of a span are shown at most; deeper ones (a runaway
+/// recursion of spans) are left out rather than risk the stack.
+const MAX_SPAN_DEPTH: usize = 256;
+
+/// Calls `f` for each span from the root down to `leaf`.
+pub(crate) fn from_root<'a, S, F>(leaf: &SpanRef<'a, S>, f: &mut F)
+where
+    S: for<'l> LookupSpan<'l>,
+    F: FnMut(&SpanRef<'a, S>),
+{
+    fn go<'a, S, F>(span: &SpanRef<'a, S>, f: &mut F, depth: usize)
+    where
+        S: for<'l> LookupSpan<'l>,
+        F: FnMut(&SpanRef<'a, S>),
+    {
+        // Recursion instead of collecting the scope: no allocation, and
+        // the depth is the nesting of spans, which is bounded above.
+        if depth < MAX_SPAN_DEPTH {
+            if let Some(parent) = span.parent() {
+                go(&parent, f, depth + 1);
+            }
+        }
+        f(span);
+    }
+    go(leaf, f, 0);
+}
+
+/// Runs `f` with a span's cached fields (`None` when the span was created
+/// before this layer saw it).
+#[inline]
+pub(crate) fn with_fields<S, R>(
+    span: &SpanRef<'_, S>,
+    f: impl FnOnce(Option<&SpanFields>) -> R,
+) -> R
+where
+    S: for<'l> LookupSpan<'l>,
+{
+    let ext = span.extensions();
+    f(ext.get::<SpanFields>())
+}
+
+/// The level as `fmt().json()` writes it.
+#[inline]
+pub(crate) fn level_str(level: &tracing_core::Level) -> &'static str {
+    level.as_str()
+}

@@ -1,0 +1,462 @@
+//! [`JsonLayerBuilder`]: the options of a [`JsonLayer`], settled once.
+//!
+//! Everything that can be decided before the first event is decided here:
+//! static fields are encoded, keys the format owns are reserved, the value
+//! budget is fitted to the sink's maximum record.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use super::JsonLayer;
+use crate::encode::keys::{write_key, KeySet, Reserved};
+use crate::encode::{value, Config, LineFormat, Timestamp};
+use crate::sink::Sink;
+
+/// The default budget of one field value: 16 KiB.
+const DEFAULT_MAX_FIELD: usize = 16 * 1024;
+
+/// The keys the JSON format writes itself; a static field never takes one.
+const FORMAT_KEYS: [&str; 10] = [
+    "timestamp",
+    "level",
+    "fields",
+    "target",
+    "filename",
+    "line_number",
+    "span",
+    "spans",
+    "threadName",
+    "threadId",
+];
+
+/// Tells apart the layers of one stack that share span caches.
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+/// Options of a [`JsonLayer`], from [`JsonLayer::builder`].
+///
+/// | option | default |
+/// | --- | --- |
+/// | [`format`](Self::format) | [`LineFormat::Json`] |
+/// | [`ansi`](Self::ansi) (text only) | `false` |
+/// | [`timestamp`](Self::timestamp) | [`Timestamp::Rfc3339Micros`] |
+/// | [`flatten_event`](Self::flatten_event) | `false` |
+/// | [`flatten_span_fields`](Self::flatten_span_fields) | `false` |
+/// | [`with_current_span`](Self::with_current_span) | `true` |
+/// | [`with_span_list`](Self::with_span_list) | `true` |
+/// | [`with_target`](Self::with_target) | `true` |
+/// | [`with_file`](Self::with_file), [`with_line_number`](Self::with_line_number) | `false` |
+/// | [`with_thread_names`](Self::with_thread_names), [`with_thread_ids`](Self::with_thread_ids) | `false` |
+/// | [`static_field`](Self::static_field) | none |
+/// | [`max_field_bytes`](Self::max_field_bytes) | 16 KiB |
+///
+/// These match `tracing_subscriber::fmt().json()`'s defaults.
+///
+/// # Examples
+///
+/// ```
+/// use layer_safe::{JsonLayer, Timestamp};
+///
+/// # fn demo(sink: layer_safe::Sink) {
+/// let layer = JsonLayer::builder(sink)
+///     .flatten_event(true)
+///     .with_span_list(false)
+///     .with_thread_names(true)
+///     .static_field("service", "checkout")
+///     .static_field("version", env!("CARGO_PKG_VERSION"))
+///     .timestamp(Timestamp::UnixNanos)
+///     .build();
+/// # drop(layer);
+/// # }
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct JsonLayerBuilder {
+    sink: Sink,
+    format: LineFormat,
+    ansi: bool,
+    timestamp: Timestamp,
+    flatten_event: bool,
+    flatten_spans: bool,
+    current_span: bool,
+    span_list: bool,
+    target: bool,
+    file: bool,
+    line: bool,
+    thread_name: bool,
+    thread_id: bool,
+    statics: Vec<(String, serde_json::Value)>,
+    max_field: usize,
+}
+
+impl JsonLayerBuilder {
+    pub(super) fn new(sink: Sink) -> JsonLayerBuilder {
+        JsonLayerBuilder {
+            sink,
+            format: LineFormat::Json,
+            ansi: false,
+            timestamp: Timestamp::Rfc3339Micros,
+            flatten_event: false,
+            flatten_spans: false,
+            current_span: true,
+            span_list: true,
+            target: true,
+            file: false,
+            line: false,
+            thread_name: false,
+            thread_id: false,
+            statics: Vec::new(),
+            max_field: DEFAULT_MAX_FIELD,
+        }
+    }
+
+    /// JSON (the default) or compact text lines.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink)
+    ///     .format(layer_safe::LineFormat::Text)
+    ///     .build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn format(mut self, format: LineFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Colours in the text format. Off by default; the caller knows where
+    /// the sink writes, so it decides, typically with
+    /// [`std::io::IsTerminal`]. JSON never has colours.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::IsTerminal;
+    ///
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink)
+    ///     .format(layer_safe::LineFormat::Text)
+    ///     .ansi(std::io::stderr().is_terminal())
+    ///     .build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn ansi(mut self, ansi: bool) -> Self {
+        self.ansi = ansi;
+        self
+    }
+
+    /// How the timestamp is written (RFC 3339 with microseconds by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink)
+    ///     .timestamp(layer_safe::Timestamp::UnixNanos)
+    ///     .build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn timestamp(mut self, timestamp: Timestamp) -> Self {
+        self.timestamp = timestamp;
+        self
+    }
+
+    /// Puts the event's fields in the root object instead of under
+    /// `"fields"`. A field named like a key of the format (`level`,
+    /// `target`, a static field, ...) is renamed (`level.1`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// // {"timestamp":"...","level":"INFO","message":"hi","user_id":42,"target":"app"}
+    /// let layer = layer_safe::JsonLayer::builder(sink).flatten_event(true).build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn flatten_event(mut self, flatten: bool) -> Self {
+        self.flatten_event = flatten;
+        self
+    }
+
+    /// Also puts the fields of every span of the event, from the root span
+    /// down, in the root object (after the event's fields). A field met
+    /// twice (two spans with an `id`) is renamed the second time (`id.1`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink)
+    ///     .flatten_event(true)
+    ///     .flatten_span_fields(true)
+    ///     .with_current_span(false)
+    ///     .with_span_list(false)
+    ///     .build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn flatten_span_fields(mut self, flatten: bool) -> Self {
+        self.flatten_spans = flatten;
+        self
+    }
+
+    /// The innermost span of the event as `"span"` (on by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_current_span(false).build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn with_current_span(mut self, on: bool) -> Self {
+        self.current_span = on;
+        self
+    }
+
+    /// Every span of the event, root first, as `"spans"` (on by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_span_list(false).build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn with_span_list(mut self, on: bool) -> Self {
+        self.span_list = on;
+        self
+    }
+
+    /// The event's target as `"target"` (on by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_target(false).build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn with_target(mut self, on: bool) -> Self {
+        self.target = on;
+        self
+    }
+
+    /// The source file as `"filename"` (off by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink)
+    ///     .with_file(true)
+    ///     .with_line_number(true)
+    ///     .build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn with_file(mut self, on: bool) -> Self {
+        self.file = on;
+        self
+    }
+
+    /// The source line as `"line_number"` (off by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_line_number(true).build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn with_line_number(mut self, on: bool) -> Self {
+        self.line = on;
+        self
+    }
+
+    /// The thread's name as `"threadName"` (off by default). An unnamed
+    /// thread shows its id there unless ids are on too, as in `fmt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_thread_names(true).build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn with_thread_names(mut self, on: bool) -> Self {
+        self.thread_name = on;
+        self
+    }
+
+    /// The thread's id as `"threadId"` (`"ThreadId(7)"`; off by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_thread_ids(true).build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn with_thread_ids(mut self, on: bool) -> Self {
+        self.thread_id = on;
+        self
+    }
+
+    /// A member written in every JSON record, right after `"level"`: the
+    /// service, its version, the host. Encoded once, here. Setting a key
+    /// again replaces its value; a key the format uses itself (`level`,
+    /// `target`, ...) is renamed (`level.1`). Not shown in the text format.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink)
+    ///     .static_field("service", "checkout")
+    ///     .static_field("version", env!("CARGO_PKG_VERSION"))
+    ///     .static_field("pid", std::process::id())
+    ///     .static_field("labels", serde_json::json!({"team": "payments"}))
+    ///     .build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn static_field(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        let key = key.into();
+        let value = value.into();
+        match self.statics.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.statics.push((key, value)),
+        }
+        self
+    }
+
+    /// The most bytes one value takes in a record (escaped, before its
+    /// truncation marker); longer values are cut at a character boundary
+    /// with `…[truncated N bytes]`. 16 KiB by default, and never more than
+    /// half the sink's [`max_record`](Sink::max_record).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink).max_field_bytes(4096).build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn max_field_bytes(mut self, bytes: usize) -> Self {
+        self.max_field = bytes;
+        self
+    }
+
+    /// The layer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink).build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    pub fn build(self) -> JsonLayer {
+        let mut format_keys = Reserved::default();
+        for k in FORMAT_KEYS {
+            format_keys.add(k);
+        }
+
+        // Static fields: encoded once; keys unique among themselves and
+        // apart from the format's own.
+        let mut statics = Vec::new();
+        let mut static_keys = Vec::new();
+        let mut keys = KeySet::new();
+        for (k, v) in &self.statics {
+            if !statics.is_empty() {
+                statics.push(b',');
+            }
+            let start = statics.len();
+            write_key(&mut statics, &mut keys, &format_keys, k, "");
+            static_keys.push(statics[start..].to_vec().into_boxed_slice());
+            statics.push(b':');
+            value::json_value(&mut statics, v);
+        }
+
+        let mut root_reserved = Reserved::default();
+        let mut reserve = |on: bool, key: &str| {
+            if on {
+                root_reserved.add(key);
+            }
+        };
+        reserve(self.timestamp != Timestamp::Off, "timestamp");
+        reserve(true, "level");
+        reserve(!self.flatten_event, "fields");
+        reserve(self.target, "target");
+        reserve(self.file, "filename");
+        reserve(self.line, "line_number");
+        reserve(self.current_span, "span");
+        reserve(self.span_list, "spans");
+        reserve(self.thread_name, "threadName");
+        reserve(self.thread_id, "threadId");
+        for key in static_keys {
+            root_reserved.add_quoted(key);
+        }
+
+        let cap = self.max_field.min(self.sink.max_record() / 2);
+        JsonLayer {
+            cfg: Config {
+                format: self.format,
+                ansi: self.ansi,
+                timestamp: self.timestamp,
+                flatten_event: self.flatten_event,
+                flatten_spans: self.flatten_spans,
+                current_span: self.current_span,
+                span_list: self.span_list,
+                target: self.target,
+                file: self.file,
+                line: self.line,
+                thread_name: self.thread_name,
+                thread_id: self.thread_id,
+                statics,
+                root_reserved,
+                cap,
+            },
+            sink: self.sink,
+            id: NEXT_ID.fetch_add(1, Relaxed),
+        }
+    }
+}
+
+impl fmt::Debug for JsonLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonLayerBuilder")
+            .field("format", &self.format)
+            .field("ansi", &self.ansi)
+            .field("timestamp", &self.timestamp)
+            .field("flatten_event", &self.flatten_event)
+            .field("flatten_span_fields", &self.flatten_spans)
+            .field("current_span", &self.current_span)
+            .field("span_list", &self.span_list)
+            .field("target", &self.target)
+            .field("file", &self.file)
+            .field("line_number", &self.line)
+            .field("thread_names", &self.thread_name)
+            .field("thread_ids", &self.thread_id)
+            .field("static_fields", &self.statics)
+            .field("max_field_bytes", &self.max_field)
+            .finish_non_exhaustive()
+    }
+}

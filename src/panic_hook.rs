@@ -1,0 +1,47 @@
+//! The panic hook `init` installs: a panic becomes an `ERROR` event, the
+//! sink is flushed, then the previous hook runs (it usually prints to
+//! stderr, and may abort).
+
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::panic::PanicHookInfo;
+use std::time::Duration;
+
+use crate::sink::Flusher;
+
+pub(crate) fn install(flusher: Flusher, deadline: Duration) {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        record(info);
+        // On the sink's own thread (a writer that panicked) a flush would
+        // wait for itself: the worker contains that panic anyway.
+        if !crate::path::in_logging_path() {
+            flusher.flush(deadline);
+        }
+        previous(info);
+    }));
+}
+
+fn record(info: &PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+    let thread = std::thread::current();
+    let thread = thread.name().unwrap_or("<unnamed>");
+    // `Backtrace::capture` follows RUST_BACKTRACE / RUST_LIB_BACKTRACE.
+    let backtrace = Backtrace::capture();
+    let backtrace =
+        (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string());
+    tracing::error!(
+        target: "panic",
+        location = location.as_deref(),
+        thread,
+        backtrace = backtrace.as_deref(),
+        "thread '{thread}' panicked: {message}"
+    );
+}

@@ -46,6 +46,12 @@ impl EventVisitor<'_> {
     /// Writes the key for a field; `false` when the field is not wanted.
     #[inline]
     fn key(&mut self, name: &str, suffix: &str) -> bool {
+        // `log.target`, `log.file`...: the `log` bridge's metadata, already
+        // shown as the record's own target, file and line; `fmt().json()`
+        // leaves them out too.
+        if name.starts_with("log.") {
+            return false;
+        }
         let is_message = name == "message" && suffix.is_empty();
         if self.only_message && !is_message {
             return false;

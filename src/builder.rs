@@ -431,7 +431,7 @@ impl Builder {
         }
         let (log_bridge, panic_hook) = (self.log_bridge, self.panic_hook);
         let policy = Policy::from_env()?.or(self.policy);
-        let (dispatch, guard) = self.build()?;
+        let (dispatch, guard) = self.build_with(true)?;
         if log_bridge {
             tracing_log::LogTracer::builder()
                 .with_max_level(log_level(dispatch_max_level(&dispatch)))
@@ -460,6 +460,12 @@ impl Builder {
     /// assert_eq!(guard.stats().written, 1);
     /// ```
     pub fn build(self) -> Result<(Dispatch, FlushGuard), InitError> {
+        self.build_with(false)
+    }
+
+    /// `violations`: whether the sink writes the process-wide lint
+    /// violations in-band (only the one `init` installs does).
+    fn build_with(self, violations: bool) -> Result<(Dispatch, FlushGuard), InitError> {
         Policy::from_env()?;
         let filter = match self.filter {
             Filter::Built(f) => f,
@@ -475,7 +481,11 @@ impl Builder {
             _ => false,
         };
         let writer = open(self.output)?;
-        let (sink, guard) = self.sink.writer(writer).build()?;
+        let (sink, guard) = self
+            .sink
+            .writer(writer)
+            .report_violations(violations)
+            .build()?;
         let mut layer = JsonLayer::builder(sink.clone())
             .format(self.format)
             .ansi(self.ansi.unwrap_or(terminal));

@@ -52,6 +52,23 @@ fn run_scenario(name: &str) {
             tracing::trace!(target: "init", "trace still off");
             drop(guard);
         }
+        "violation_inband" => {
+            struct CallsOut;
+            impl std::fmt::Debug for CallsOut {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    let served =
+                        layer_safe::external_call("memcached").map_or("cached", |_| "live");
+                    f.write_str(served)
+                }
+            }
+            let guard = layer_safe::builder()
+                .policy(layer_safe::Policy::Report)
+                .init();
+            for _ in 0..2 {
+                tracing::info!(flag = ?CallsOut, "request handled");
+            }
+            drop(guard);
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -251,5 +268,30 @@ fn the_incident_demo() {
     assert!(
         sections[2].contains("external call to `memcached`"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn each_distinct_violation_is_reported_once_in_band() {
+    let c = common::run(CHILD, "violation_inband", TIMEOUT);
+    assert!(c.succeeded(), "{c:#?}");
+    let records = lines(&c);
+    let handled: Vec<_> = records
+        .iter()
+        .filter(|r| r["fields"]["message"] == "request handled")
+        .collect();
+    assert_eq!(handled.len(), 2);
+    assert_eq!(handled[0]["fields"]["flag"], "cached");
+    let reports: Vec<_> = records
+        .iter()
+        .filter(|r| r["fields"]["violation"] == "external_call")
+        .collect();
+    // One distinct violation (same call, same event), reported once.
+    assert_eq!(reports.len(), 1, "{c:#?}");
+    assert_eq!(reports[0]["target"], "layer_safe");
+    let message = reports[0]["fields"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("memcached") && message.contains("tests/init.rs"),
+        "{message}"
     );
 }

@@ -61,7 +61,7 @@ impl Batch {
     /// Starts an empty batch: the newline owed by a cut line, then the drop
     /// report when `report` is given as `(totals, delta)`. Returns whether
     /// anything was staged.
-    pub(crate) fn begin(&mut self, report: Option<([u64; 7], [u64; 7])>) -> bool {
+    pub(crate) fn begin(&mut self, report: Option<([u64; 7], [u64; 7])>, violations: bool) -> bool {
         debug_assert!(self.is_empty());
         if std::mem::take(&mut self.mid_line) {
             self.out.push(b'\n');
@@ -70,7 +70,7 @@ impl Batch {
             report::drop_report(&mut self.out, SystemTime::now(), &delta);
             self.report = Some(totals);
         }
-        if crate::lint::has_unreported() {
+        if violations && crate::lint::has_unreported() {
             report::violation_reports(&mut self.out, SystemTime::now());
         }
         self.prefix_end = self.out.len();
@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn partial_writes_count_whole_records_only() {
         let mut b = Batch::default();
-        assert!(b.begin(Some(([1, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0]))));
+        assert!(b.begin(Some(([1, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0])), false));
         let prefix = b.len();
         b.push(b"aaaa\n", Level::INFO);
         b.push(b"bb\n", Level::ERROR);
@@ -170,12 +170,12 @@ mod tests {
         assert_eq!(lost, vec![Level::ERROR]);
         assert!(b.is_empty());
         // The cut line is ended before the next batch.
-        assert!(b.begin(None));
+        assert!(b.begin(None, false));
         b.push(b"c\n", Level::INFO);
         let p = b.advance(3);
         assert_eq!((p.records, p.bytes, p.prefix_bytes), (1, 2, 1));
         assert!(b.done());
         b.clear();
-        assert!(!b.begin(None));
+        assert!(!b.begin(None, false));
     }
 }

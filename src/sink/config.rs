@@ -196,6 +196,7 @@ pub struct SinkBuilder {
     flush_interval: Duration,
     writer: Option<Box<dyn Write + Send>>,
     counters: Option<Arc<Counters>>,
+    report_violations: bool,
 }
 
 impl Default for SinkBuilder {
@@ -210,6 +211,7 @@ impl Default for SinkBuilder {
             flush_interval: DEFAULT_FLUSH_INTERVAL,
             writer: None,
             counters: None,
+            report_violations: false,
         }
     }
 }
@@ -357,6 +359,12 @@ impl SinkBuilder {
         self
     }
 
+    /// Writes the process's lint violations in-band (see `Limits`).
+    pub(crate) fn report_violations(mut self, on: bool) -> Self {
+        self.report_violations = on;
+        self
+    }
+
     fn limits(&self) -> Result<Limits, ConfigError> {
         if self.capacity == 0 || self.capacity > MAX_CAPACITY {
             return Err(ConfigError::Capacity { got: self.capacity });
@@ -398,6 +406,7 @@ impl SinkBuilder {
             overflow: self.overflow,
             high_water_records,
             high_water_bytes,
+            report_violations: self.report_violations,
         })
     }
 

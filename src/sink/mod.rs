@@ -103,6 +103,10 @@ pub(crate) struct Limits {
     pub(crate) high_water_records: usize,
     /// Bytes queued above which events below `WARN` are shed.
     pub(crate) high_water_bytes: usize,
+    /// Whether this sink writes the process's lint violations in-band. The
+    /// store is process-wide, so only the sink `init` installs does; a sink
+    /// built for a test must not carry another test's violations.
+    pub(crate) report_violations: bool,
 }
 
 /// Everything the producers, the worker and the guard share.

@@ -300,7 +300,8 @@ impl Worker {
                     .last_report
                     .map_or(true, |t| t.elapsed() >= REPORT_INTERVAL)
         });
-        self.batch.begin(report)
+        self.batch
+            .begin(report, self.shared.limits.report_violations)
     }
 
     /// Drop totals by reason and their increase since the last report, when

@@ -1,0 +1,62 @@
+//! The fuzz targets' check logic, shared by two drivers:
+//!
+//! - `fuzz/fuzz_targets/TARGET.rs` (nightly, libFuzzer) includes this module
+//!   with `#[path = "../../tests/fuzz_checks/mod.rs"]`;
+//! - `tests/fuzz_replay.rs` (stable `cargo test`) includes it as `mod
+//!   fuzz_checks;` and replays `fuzz/seeds/TARGET/` and
+//!   `fuzz/regressions/TARGET/` through the same functions.
+//!
+//! It lives under `tests/` because the root crate's tests cannot depend on
+//! the fuzz crate (which depends on the root crate, in another workspace).
+//! A directory under `tests/` is not a test target of its own.
+//!
+//! Each target module exposes `decode(&[u8]) -> Option<Input>` (exactly what
+//! libFuzzer's `fuzz_target!(|input: Input| ..)` does with the bytes) and
+//! `check(&Input)`, which panics when an invariant is broken.
+
+#![allow(dead_code)]
+
+pub mod reentrancy;
+
+use std::any::Any;
+use std::sync::Once;
+
+/// The payload of every panic a program raises on purpose (a `Debug` that
+/// panics, a writer that explodes). Any other panic is a failure.
+pub struct HarnessPanic;
+
+/// Raises a deliberate panic.
+pub fn harness_panic() -> ! {
+    std::panic::panic_any(HarnessPanic)
+}
+
+/// Lets deliberate panics through quietly and leaves every other panic to
+/// the hook that was there: libFuzzer's (print, then abort, so the input is
+/// saved as a crash) or the test harness's.
+pub fn install_panic_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info.payload().is::<HarnessPanic>() {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f`, swallowing a deliberate panic and resuming any other, so a
+/// broken invariant (an `assert!` inside the program) is never mistaken for
+/// the program's own panic.
+pub fn catch(f: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        resume_unless_deliberate(payload);
+    }
+}
+
+/// Swallows a deliberate panic's payload, resumes any other.
+pub fn resume_unless_deliberate(payload: Box<dyn Any + Send>) {
+    if !payload.is::<HarnessPanic>() {
+        std::panic::resume_unwind(payload);
+    }
+}

@@ -502,8 +502,8 @@ impl Builder {
             .with(user_layers)
             .with(filter)
             .with(layer.build());
-        let guarded = Guarded::with_counters(stack, sink.counters().clone());
-        Ok((Dispatch::new(guarded), guard))
+        // `Guarded::new` finds the JSON layer and shares its sink's counters.
+        Ok((Dispatch::new(Guarded::new(stack)), guard))
     }
 }
 

@@ -109,17 +109,20 @@ impl std::fmt::Debug for StatsHandle {
 ///     .guarded();
 /// # drop(subscriber);
 /// ```
-pub trait GuardedExt: Subscriber + Sized {
+pub trait GuardedExt: Subscriber + Sized + 'static {
     /// Wraps `self` so that the whole stack runs inside the logging path.
     fn guarded(self) -> Guarded<Self> {
         Guarded::new(self)
     }
 }
 
-impl<S: Subscriber> GuardedExt for S {}
+impl<S: Subscriber + 'static> GuardedExt for S {}
 
-impl<S> Guarded<S> {
-    /// Wraps `inner`, with counters of its own.
+impl<S: Subscriber + 'static> Guarded<S> {
+    /// Wraps `inner`. When the stack holds a [`JsonLayer`](crate::JsonLayer),
+    /// the guard shares its sink's counters, so one [`Stats`] snapshot (from
+    /// here or from the sink's `FlushGuard`) accounts for every event:
+    /// written, dropped by the sink, or dropped as recursion.
     ///
     /// # Examples
     ///
@@ -128,13 +131,17 @@ impl<S> Guarded<S> {
     /// assert_eq!(subscriber.stats().submitted, 0);
     /// ```
     pub fn new(inner: S) -> Self {
-        Self::with_counters(inner, Arc::default())
-    }
-
-    pub(crate) fn with_counters(inner: S, counters: Arc<Counters>) -> Self {
+        // `Layered` forwards `downcast_raw` to each layer, so this finds a
+        // JSON layer anywhere in the stack.
+        let counters = (&inner as &dyn Subscriber)
+            .downcast_ref::<crate::JsonLayer>()
+            .map(|layer| layer.sink().counters().clone())
+            .unwrap_or_default();
         Guarded { inner, counters }
     }
+}
 
+impl<S> Guarded<S> {
     /// A snapshot of the counters.
     ///
     /// # Examples

@@ -198,3 +198,34 @@ fn span_ids_and_current_span_match() {
         assert_eq!(tracing::Span::current().id(), a.id());
     });
 }
+
+#[test]
+fn the_guard_shares_the_counters_of_a_json_layer_in_the_stack() {
+    let (sink, guard) = layer_safe::Sink::builder()
+        .writer(std::io::sink())
+        .build()
+        .unwrap();
+    let s = tracing_subscriber::registry()
+        .with(EnvFilter::new("info"))
+        .with(Some(
+            layer_safe::JsonLayer::new(sink).with_filter(LevelFilter::INFO),
+        ))
+        .guarded();
+    let stats = s.stats_handle();
+    struct LogsInDebug;
+    impl std::fmt::Debug for LogsInDebug {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            tracing::warn!("nested");
+            f.write_str("x")
+        }
+    }
+    tracing::subscriber::with_default(s, || {
+        // Scoped: tracing-core drops the nested event before the guard; the
+        // recursion is counted when the guard sees it (global default).
+        tracing::info!(v = ?LogsInDebug, "outer");
+    });
+    assert!(guard.flush(std::time::Duration::from_secs(5)));
+    let snap = stats.snapshot();
+    assert_eq!(snap, guard.stats());
+    assert_eq!((snap.submitted, snap.written), (1, 1));
+}

@@ -1,4 +1,47 @@
-//! Structured logging for `tracing` that cannot take its host down.
+//! Structured logging for [`tracing`] that cannot take its host down.
+//!
+//! A logger is part of every code path of a service, so a logger that can
+//! recurse, block or grow without bound is a way for any one of them to take
+//! the whole process down. layer-safe makes those failures impossible by
+//! construction:
+//!
+//! - **Recursion is contained.** [`Guarded`] wraps the whole subscriber stack:
+//!   an event emitted while its thread is already logging (from a field's
+//!   `Debug`, a layer, a writer, a feature-flag client, the sink's own
+//!   thread) is dropped and counted, never recursed into, and the loop's two
+//!   call sites are remembered ([`Stats::recursions`]).
+//! - **The logging path makes no external calls.** Clients of flags, caches
+//!   and networks ask [`external_call`] first and serve a local value when
+//!   refused; [`assert_not_in_logging_path!`] marks code that must never run
+//!   while logging. Violations follow the [`Policy`] and are reported with
+//!   both call sites.
+//! - **The caller never blocks and memory never grows.** Events are encoded
+//!   on the caller's thread ([`JsonLayer`]) and handed to a background writer
+//!   over a bounded queue with a byte budget ([`Sink`]); when full, events are
+//!   dropped, counted by reason and reported in the log stream itself.
+//!
+//! # Quick start
+//!
+//! One line replaces `tracing_subscriber::fmt::init()`:
+//!
+//! ```no_run
+//! let _guard = layer_safe::init(); // JSON to stdout, RUST_LOG, log bridge, panic hook
+//! tracing::info!(user_id = 42u64, "request handled");
+//! ```
+//!
+//! [`builder()`] configures the writer (files, rolling by time or size, any
+//! `io::Write`), the format, the filter, the sink's bounds and the policy,
+//! and composes your own layers under the same guard. To keep your own
+//! stack, wrap it: `tracing_subscriber::registry().with(..).guarded()`
+//! ([`GuardedExt`]).
+//!
+//! # What it promises
+//!
+//! Every event that reaches the sink is written, dropped with a reason, or
+//! still in flight: `submitted == written + dropped.total() + in_flight` in
+//! every [`Stats`] snapshot. Every record is one line of valid JSON. The
+//! logging-path state is restored on every exit, panics included. See
+//! `ARCHITECTURE.md` for the invariants and where each is enforced.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]

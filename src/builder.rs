@@ -80,7 +80,6 @@ pub struct Builder {
     filter: Filter,
     sink: SinkBuilder,
     policy: Option<Policy>,
-    statics: Vec<(String, serde_json::Value)>,
     json: Vec<JsonOptions>,
     layers: Vec<BoxedLayer>,
     log_bridge: bool,
@@ -96,7 +95,6 @@ impl Default for Builder {
             filter: Filter::FromEnv,
             sink: SinkBuilder::default(),
             policy: None,
-            statics: Vec::new(),
             json: Vec::new(),
             layers: Vec::new(),
             log_bridge: true,
@@ -340,12 +338,12 @@ impl Builder {
     /// # drop(builder);
     /// ```
     pub fn static_field(
-        mut self,
+        self,
         key: impl Into<String>,
         value: impl Into<serde_json::Value>,
     ) -> Self {
-        self.statics.push((key.into(), value.into()));
-        self
+        let (key, value) = (key.into(), value.into());
+        self.configure_layer(move |layer| layer.static_field(key, value))
     }
 
     /// Any other option of the JSON layer (flattening, span list, thread
@@ -486,15 +484,10 @@ impl Builder {
             .writer(writer)
             .report_violations(violations)
             .build()?;
-        let mut layer = JsonLayer::builder(sink.clone())
+        let layer = JsonLayer::builder(sink)
             .format(self.format)
             .ansi(self.ansi.unwrap_or(terminal));
-        for (k, v) in self.statics {
-            layer = layer.static_field(k, v);
-        }
-        for f in self.json {
-            layer = f(layer);
-        }
+        let layer = self.json.into_iter().fold(layer, |layer, f| f(layer));
         // An empty `Vec` of layers answers `Interest::never` for every
         // callsite (tracing-subscriber's fold starts at `never`): use `None`.
         let user_layers = (!self.layers.is_empty()).then_some(self.layers);

@@ -5,7 +5,7 @@
 //!   guard's own cost, isolated (TLS reads and writes of the logging-path
 //!   depth, the sampled slow-path timer).
 //! - `json`: `Registry` + `JsonLayer` to a `Sink` writing to `io::sink()`,
-//!   bare and guarded: the same, in the real stack. Batches of 100 events
+//!   bare and guarded: the same, in the real stack. Batches of 1 000 events
 //!   with an untimed wait for the worker between batches (see
 //!   `benches/common/mod.rs`), so the queue never fills.
 //!

@@ -7,9 +7,9 @@
 //! in a child process of its own (this binary, re-run), so its peak RSS is
 //! its own.
 //!
-//! - **healthy**: 200 000 standard events to a file, in batches of 100 with
-//!   an untimed wait for the writer between batches (as in `caller`), after
-//!   20 000 unrecorded warm-up events.
+//! - **healthy**: 200 000 standard events to a file, in batches (1 000; 100
+//!   for slog-async) with an untimed wait for the writer between batches (as
+//!   in `caller`), after 20 000 unrecorded warm-up events.
 //! - **stalled**: the writer blocks on its first write until the run is over
 //!   (a gate), and the caller emits 200 000 standard events into it, more
 //!   than any queue here holds. Reported besides the latencies: the growth
@@ -36,7 +36,7 @@ use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Counted, Floor, FmtJson, LayerSafe, Slog, System, BATCH, DRAIN_TIMEOUT};
+use common::{Counted, Floor, FmtJson, LayerSafe, Slog, System, DRAIN_TIMEOUT};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
@@ -140,17 +140,18 @@ fn timer_overhead() -> u64 {
 fn healthy<S: System>(sys: &S) -> Value {
     let mut h = histogram();
     let mut expected = sys.lines().get();
+    let batch = sys.batch();
     sys.scope(|| {
-        for i in 0..(WARM_UP + EVENTS) / BATCH {
-            for _ in 0..BATCH {
+        for i in 0..(WARM_UP + EVENTS) / batch {
+            for _ in 0..batch {
                 let t0 = Instant::now();
                 sys.emit();
                 let ns = t0.elapsed().as_nanos() as u64;
-                if i >= WARM_UP / BATCH {
+                if i >= WARM_UP / batch {
                     h.saturating_record(ns);
                 }
             }
-            expected += BATCH;
+            expected += batch;
             if !sys.lines().wait_for(expected, DRAIN_TIMEOUT) {
                 expected = sys.lines().get();
             }

@@ -15,23 +15,68 @@
 //! throughput is reported per iteration, that is `producers` events, so
 //! criterion's elements per second are events per second on all callers
 //! together: two threads scale perfectly at twice one thread's figure.
-//! On this two-core machine the writer thread shares the cores with the
-//! producers.
+//!
+//! Each is measured twice: `*_N` with the writer running, and `*_held_N`
+//! with the writer held (its `write` blocks) while the batch is timed and
+//! released after. On a two-core machine the running writer takes a core's
+//! share from the producers (layer-safe's worker spends about as long per
+//! line as a producer does per event), so there the first figure is bound
+//! by the cores, not by the callers; the held variant gives the callers'
+//! own scaling, as on a machine with a core to spare for the writer.
 //!
 //! `cargo bench --bench threads`
 
 mod common;
 
-use std::sync::{Arc, Barrier};
+use std::fs::File;
+use std::io::{self, Write};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{Floor, LayerSafe, Lines, System, DRAIN_TIMEOUT};
+use common::{Counted, Floor, LayerSafe, Lines, System, DRAIN_TIMEOUT};
 use criterion::{criterion_group, BenchmarkGroup, Criterion, Throughput};
 use crossbeam_channel::{Receiver, Sender};
 
 /// Events per producer per timed batch.
 const PER_THREAD_BATCH: u64 = 2_000;
+
+/// Holds a writer: while closed, `write` blocks.
+#[derive(Clone, Default)]
+struct Valve(Arc<(Mutex<bool>, Condvar)>);
+
+impl Valve {
+    fn set(&self, closed: bool) {
+        *self.0 .0.lock().unwrap() = closed;
+        self.0 .1.notify_all();
+    }
+
+    /// A writer wrapper that waits while the valve is closed.
+    fn wrap(&self) -> impl FnOnce(Counted<File>) -> Box<dyn Write + Send> {
+        let valve = self.clone();
+        move |inner| Box::new(Held { inner, valve })
+    }
+}
+
+struct Held {
+    inner: Counted<File>,
+    valve: Valve,
+}
+
+impl Write for Held {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut closed = self.valve.0 .0.lock().unwrap();
+        while *closed {
+            closed = self.valve.0 .1.wait(closed).unwrap();
+        }
+        drop(closed);
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
 
 struct Producers {
     go: Vec<Sender<u64>>,
@@ -88,18 +133,23 @@ fn measure<S: System + Send + 'static>(
     g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
     sys: Arc<S>,
     n: usize,
+    valve: Option<&Valve>,
 ) {
     let lines: Lines = sys.lines().clone();
     let producers = Producers::start(sys.clone(), n);
     let mut expected = lines.get();
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function(format!("{}_{n}", sys.name()), |b| {
+    let held = if valve.is_some() { "_held" } else { "" };
+    let id = format!("{}{held}_{n}", sys.name());
+    g.bench_function(&id, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             let mut left = iters;
             while left > 0 {
                 let count = left.min(PER_THREAD_BATCH);
+                valve.inspect(|v| v.set(true));
                 total += producers.batch(count);
+                valve.inspect(|v| v.set(false));
                 left -= count;
                 expected += count * n as u64;
                 if !lines.wait_for(expected, DRAIN_TIMEOUT) {
@@ -112,8 +162,7 @@ fn measure<S: System + Send + 'static>(
     producers.stop();
     let dropped = sys.dropped().unwrap_or(0);
     println!(
-        "threads/{}_{n}: {} lines written, {dropped} dropped",
-        sys.name(),
+        "threads/{id}: {} lines written, {dropped} dropped",
         lines.get()
     );
 }
@@ -121,10 +170,20 @@ fn measure<S: System + Send + 'static>(
 fn threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("threads");
     for n in [1, 2] {
-        measure(&mut g, Arc::new(LayerSafe::new()), n);
+        measure(&mut g, Arc::new(LayerSafe::new()), n, None);
     }
     for n in [1, 2] {
-        measure(&mut g, Arc::new(Floor::new()), n);
+        let valve = Valve::default();
+        let sys = Arc::new(LayerSafe::with_writer(valve.wrap()));
+        measure(&mut g, sys, n, Some(&valve));
+    }
+    for n in [1, 2] {
+        measure(&mut g, Arc::new(Floor::new()), n, None);
+    }
+    for n in [1, 2] {
+        let valve = Valve::default();
+        let sys = Arc::new(Floor::with_writer(valve.wrap()));
+        measure(&mut g, sys, n, Some(&valve));
     }
     g.finish();
 }

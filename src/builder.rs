@@ -337,11 +337,7 @@ impl Builder {
     ///     .static_field("version", env!("CARGO_PKG_VERSION"));
     /// # drop(builder);
     /// ```
-    pub fn static_field(
-        self,
-        key: impl Into<String>,
-        value: impl Into<serde_json::Value>,
-    ) -> Self {
+    pub fn static_field(self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
         let (key, value) = (key.into(), value.into());
         self.configure_layer(move |layer| layer.static_field(key, value))
     }

@@ -61,12 +61,18 @@ fn reentrancy_corpus() {
             sum.delivered += t.delivered;
             sum.dropped_recursion += t.dropped_recursion;
             sum.records_inside += t.records_inside;
+            sum.external_allowed += t.external_allowed;
+            sum.external_refused += t.external_refused;
         }
     });
     // The seeds exercise what the check is about, not only decode.
     assert!(n > 0, "no seed corpus for reentrancy");
     assert!(
-        sum.delivered > 0 && sum.dropped_recursion > 0 && sum.records_inside > 0,
+        sum.delivered > 0
+            && sum.dropped_recursion > 0
+            && sum.records_inside > 0
+            && sum.external_allowed > 0
+            && sum.external_refused > 0,
         "the seeds no longer exercise the guard: {sum:?}"
     );
 }
@@ -197,6 +203,7 @@ fn programs_run_from_debug_records_in_path_and_threads() {
                     fields: vec![],
                 },
                 Action::InSpan { span: 0, block: 0 },
+                Action::ExternalCall,
             ],
             vec![event(vec![Value::Runs(0)])],
             vec![
@@ -213,7 +220,7 @@ fn programs_run_from_debug_records_in_path_and_threads() {
                 Action::ExternalCall,
                 Action::OnThread(0),
             ],
-            vec![event(vec![Value::LogsDeep(1)])],
+            vec![event(vec![Value::LogsDeep(1)]), Action::ExternalCall],
         ],
     ));
     // Block 2 runs twice (Probe and fmt each format the field): each time
@@ -222,6 +229,9 @@ fn programs_run_from_debug_records_in_path_and_threads() {
     assert_eq!(t.records_inside, 2);
     assert_eq!(t.delivered, 1 + 2);
     assert_eq!(t.dropped_recursion, 2 * 2 + 2 * 2);
+    // `external_call` is refused in block 2 (inside a field's `Debug`, twice)
+    // and allowed in block 0 and on the threads (twice).
+    assert_eq!((t.external_allowed, t.external_refused), (1 + 2, 2));
 }
 
 #[test]

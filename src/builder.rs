@@ -49,7 +49,8 @@ enum Filter {
     /// `RUST_LOG`, or `info` when it is unset or empty.
     FromEnv,
     Directives(String),
-    Built(EnvFilter),
+    /// Boxed: an `EnvFilter` is large, the other variants are a word or two.
+    Built(Box<EnvFilter>),
 }
 
 /// Configures and installs layer-safe. Start with [`builder()`](crate::builder).
@@ -244,7 +245,7 @@ impl Builder {
     /// # drop(builder);
     /// ```
     pub fn env_filter(mut self, filter: EnvFilter) -> Self {
-        self.filter = Filter::Built(filter);
+        self.filter = Filter::Built(Box::new(filter));
         self
     }
 
@@ -468,7 +469,7 @@ impl Builder {
     fn build_with(self, violations: bool) -> Result<(Dispatch, FlushGuard), InitError> {
         Policy::from_env()?;
         let filter = match self.filter {
-            Filter::Built(f) => f,
+            Filter::Built(f) => *f,
             Filter::Directives(d) => parse_filter(&d, "the builder")?,
             Filter::FromEnv => match std::env::var("RUST_LOG") {
                 Ok(d) if !d.trim().is_empty() => parse_filter(&d, "RUST_LOG")?,

@@ -45,10 +45,8 @@ pub use sink::{FlushGuard, Sink};
 /// # Examples
 ///
 /// ```no_run
-/// fn main() {
-///     let _guard = layer_safe::init();
-///     tracing::info!(user_id = 42, "request handled");
-/// }
+/// let _guard = layer_safe::init();
+/// tracing::info!(user_id = 42, "request handled");
 /// ```
 pub fn init() -> FlushGuard {
     builder().init()

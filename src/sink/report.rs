@@ -101,9 +101,9 @@ pub(crate) fn violation_reports(out: &mut Vec<u8>, now: SystemTime) {
         escape(out, &v.to_string());
         out.extend_from_slice(b"\",\"violation\":\"");
         escape(out, v.kind.name());
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "\",\"count\":{}}},\"target\":\"layer_safe\"}}\n",
+            "\",\"count\":{}}},\"target\":\"layer_safe\"}}",
             v.count
         );
     }

@@ -4,6 +4,7 @@
 #![warn(rust_2018_idioms)]
 
 mod builder;
+mod contain;
 mod encode;
 mod error;
 mod guarded;

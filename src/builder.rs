@@ -49,6 +49,7 @@ enum Filter {
     /// `RUST_LOG`, or `info` when it is unset or empty.
     FromEnv,
     Directives(String),
+    /// Boxed: an `EnvFilter` is large, the other variants are a word or two.
     Built(Box<EnvFilter>),
 }
 

@@ -2,8 +2,9 @@
 //! sink is flushed, then the previous hook runs (it usually prints to
 //! stderr, and may abort).
 
+use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
-use std::panic::PanicHookInfo;
+use std::panic::Location;
 use std::time::Duration;
 
 use crate::sink::Flusher;
@@ -11,7 +12,9 @@ use crate::sink::Flusher;
 pub(crate) fn install(flusher: Flusher, deadline: Duration) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        record(info);
+        // The hook's argument is named `PanicHookInfo` since Rust 1.81,
+        // after the MSRV (1.80): take its parts instead of naming it.
+        record(info.payload(), info.location());
         // On the sink's own thread (a writer that panicked) a flush would
         // wait for itself: the worker contains that panic anyway.
         if !crate::path::in_logging_path() {
@@ -21,16 +24,13 @@ pub(crate) fn install(flusher: Flusher, deadline: Duration) {
     }));
 }
 
-fn record(info: &PanicHookInfo<'_>) {
-    let payload = info.payload();
+fn record(payload: &(dyn Any + Send), location: Option<&Location<'_>>) {
     let message = payload
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("Box<dyn Any>");
-    let location = info
-        .location()
-        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+    let location = location.map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
     let thread = std::thread::current();
     let thread = thread.name().unwrap_or("<unnamed>");
     // `Backtrace::capture` follows RUST_BACKTRACE / RUST_LIB_BACKTRACE.

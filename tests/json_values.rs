@@ -166,6 +166,56 @@ fn error_with_its_source_chain() {
     assert_eq!(span.get("cause.sources").unwrap(), &sources);
 }
 
+/// A panic payload whose destructor panics too.
+struct Bomb;
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("the payload's destructor panicked");
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SourcePanics;
+impl fmt::Display for SourcePanics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("outer")
+    }
+}
+impl Error for SourcePanics {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        std::panic::panic_any(Bomb)
+    }
+}
+
+#[test]
+fn a_panic_whose_payload_panics_when_dropped_is_contained() {
+    // Found by the fuzzer (target `encode`): the payload of a panic in
+    // `Error::source` was dropped outside `catch_unwind`; its destructor's
+    // panic unwound the encoder, and the event was lost without a count.
+    struct DebugPanics;
+    impl fmt::Debug for DebugPanics {
+        fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+            std::panic::panic_any(Bomb)
+        }
+    }
+    let (lines, sink) = run(
+        |b| b,
+        || {
+            let _s = tracing::info_span!("s", cause = &SourcePanics as &dyn Error).entered();
+            tracing::error!(error = &SourcePanics as &dyn Error, d = ?DebugPanics, "failed");
+        },
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let r = check_record(&lines[0]);
+    assert_eq!(field(&r, "error").str(), "outer");
+    assert!(r.get("fields").unwrap().get("error.sources").is_none());
+    assert_eq!(field(&r, "d").str(), "<Debug panicked: (no message)>");
+    assert_eq!(r.get("span").unwrap().get("cause").unwrap().str(), "outer");
+    assert_eq!(sink.stats().written, 1);
+}
+
 #[test]
 fn duplicate_keys_are_renamed() {
     let r = json(|| tracing::info!(message = "first", a = 1u64, a = 2u64, "second"));

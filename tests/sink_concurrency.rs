@@ -112,3 +112,50 @@ fn invariant_with_block() {
         timeout: Duration::from_micros(100),
     });
 }
+
+#[test]
+fn submits_racing_shutdown_are_told_err_only_when_dropped() {
+    // Found by the fuzz target sink: a record sent just before the guard
+    // closed the queue could be written by the worker, and yet its submit
+    // returned Err(Shutdown) (and a drop never counted). `Err` must mean
+    // "dropped here": never written, and counted.
+    for round in 0..100 {
+        let out = Capture::default();
+        let (sink, guard) = Sink::builder()
+            .capacity(2)
+            .flush_deadline(Duration::from_millis(5))
+            .writer(out.clone())
+            .build()
+            .unwrap();
+        let refused = std::thread::scope(|scope| {
+            let producers: Vec<_> = (0..2)
+                .map(|p| {
+                    let sink = &sink;
+                    scope.spawn(move || {
+                        let mut refused = Vec::new();
+                        for i in 0..50 {
+                            let mut b = sink.buffer();
+                            record(&mut b, &format!("r{round}p{p}"), i);
+                            if sink.submit(Level::ERROR, b).is_err() {
+                                refused.push(format!("\"r{round}p{p}-{i}\""));
+                            }
+                        }
+                        refused
+                    })
+                })
+                .collect();
+            drop(guard);
+            producers
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        });
+        let s = sink.stats();
+        assert_invariant(&s);
+        assert!(s.dropped.total() >= refused.len() as u64, "{s:?}");
+        let text = out.text();
+        for r in &refused {
+            assert!(!text.contains(r.as_str()), "{r} was refused, yet written");
+        }
+    }
+}

@@ -59,6 +59,88 @@ fn a_panicking_writer_is_contained() {
     check_recovery(Flaky::panicking(4), 4);
 }
 
+/// A panic payload, and an error, whose destructors panic.
+struct Bomb;
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("a destructor panicked");
+        }
+    }
+}
+
+#[derive(Debug)]
+struct NastyError(#[allow(dead_code)] Bomb);
+impl std::fmt::Display for NastyError {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("an error's Display panicked")
+    }
+}
+impl std::error::Error for NastyError {}
+
+impl std::fmt::Debug for Bomb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bomb")
+    }
+}
+
+/// Fails its first `n` writes at its worst: panics with a payload whose
+/// destructor panics, or returns an error whose `Display` and destructor
+/// panic.
+#[derive(Clone)]
+struct Nasty {
+    out: Capture,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+    n: usize,
+}
+
+impl Write for Nasty {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let call = self.calls.fetch_add(1, SeqCst);
+        if call < self.n {
+            if call % 2 == 0 {
+                std::panic::panic_any(Bomb);
+            }
+            return Err(io::Error::other(NastyError(Bomb)));
+        }
+        self.out.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_writer_whose_failures_panic_again_is_contained() {
+    // Found by the fuzz target sink: these unwound the worker past its
+    // error handling (the failure went uncounted, the batch was lost as
+    // if the worker had panicked), and the fourth stopped the worker for
+    // good: nothing was written again.
+    let w = Nasty {
+        out: Capture::default(),
+        calls: Arc::default(),
+        n: 6,
+    };
+    let out = w.out.clone();
+    let (sink, guard) = Sink::builder().writer(w).build().unwrap();
+    for round in 0..2 {
+        // A batch fails three times and is given up.
+        submit_n(&sink, &format!("lost{round}"), 10);
+        guard.flush(Duration::from_secs(10));
+    }
+    submit_n(&sink, "after", 10);
+    assert!(guard.flush(Duration::from_secs(10)), "the worker is alive");
+    let s = sink.stats();
+    assert_invariant(&s);
+    assert_eq!(s.writer_errors, 6, "{s:?}");
+    assert!(s.dropped.writer_error > 0, "a batch was given up: {s:?}");
+    assert_eq!(s.written + s.dropped.writer_error, 30, "{s:?}");
+    let events = out.events();
+    assert_eq!(events.len() as u64, s.written);
+    assert_eq!(events.iter().filter(|l| l.contains("after-")).count(), 10);
+    drop(guard);
+}
+
 /// A partial write, then failures: the cut line is ended before the next
 /// record, so every later record starts a line.
 #[test]

@@ -16,6 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::escape::escape;
 use super::truncate::{Cap, CapWriter};
+use crate::contain;
 
 /// The longest panic message kept in a `<Debug panicked: ...>` marker.
 const PANIC_MESSAGE_MAX: usize = 256;
@@ -135,7 +136,7 @@ pub(crate) fn error(
 
 /// Whether `e` has a source, asked without letting a panic out.
 pub(crate) fn has_source(e: &(dyn Error + 'static)) -> bool {
-    catch_unwind(AssertUnwindSafe(|| e.source().is_some())).unwrap_or(false)
+    contain::catch(|| e.source().is_some()).unwrap_or(false)
 }
 
 /// The `Display` of each source of `e`, outermost first, as a JSON array.
@@ -146,7 +147,7 @@ pub(crate) fn error_sources(
     acc: &mut Acc,
 ) {
     buf.push(b'[');
-    let mut next = catch_unwind(AssertUnwindSafe(|| e.source())).unwrap_or(None);
+    let mut next = contain::catch(|| e.source()).flatten();
     let mut listed = 0;
     while let Some(source) = next {
         if listed == MAX_SOURCES {
@@ -160,7 +161,7 @@ pub(crate) fn error_sources(
         }
         error(buf, source, cap, true, acc);
         listed += 1;
-        next = catch_unwind(AssertUnwindSafe(|| source.source())).unwrap_or(None);
+        next = contain::catch(|| source.source()).flatten();
     }
     buf.push(b']');
 }
@@ -264,7 +265,7 @@ fn formatted(
             c.finish(buf);
             buf.push(b'>');
             // The payload's own destructor is user code too.
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+            contain::drop_payload(payload);
         }
     }
     if quoted {

@@ -8,13 +8,13 @@
 //! re-parses) them.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::contain;
 use crate::encode::span_cache::SpanFields;
 use crate::encode::time::Now;
 use crate::encode::truncate::MARKER_MAX;
@@ -195,7 +195,7 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         // Last line of defence: whatever happens here, the caller goes on.
-        let _ = catch_unwind(AssertUnwindSafe(|| {
+        contain::catch(|| {
             let Some(span) = ctx.span(id) else { return };
             if span.extensions().get::<SpanFields>().is_some() {
                 return; // another JSON layer of this stack keeps the cache
@@ -208,11 +208,11 @@ where
             if ext.get_mut::<SpanFields>().is_none() {
                 ext.insert(fields);
             }
-        }));
+        });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let _ = catch_unwind(AssertUnwindSafe(|| {
+        contain::catch(|| {
             let Some(span) = ctx.span(id) else { return };
             let owner = span.extensions().get::<SpanFields>().map(SpanFields::owner);
             if owner.is_some_and(|o| o != self.id) {
@@ -225,11 +225,11 @@ where
                 Some(fields) => fields.record(name, collected),
                 None => ext.insert(SpanFields::new(self.id, name, collected)),
             }
-        }));
+        });
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let _ = catch_unwind(AssertUnwindSafe(|| self.event(event, &ctx)));
+        contain::catch(|| self.event(event, &ctx));
     }
 }
 

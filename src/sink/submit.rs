@@ -53,6 +53,12 @@ impl Sink {
         let s = &*self.shared;
         // Before any outcome (see `Counters::snapshot`).
         s.counters.submitted();
+        if s.closed.load(Relaxed) {
+            // The guard is gone: nothing will read the queue.
+            s.counters.dropped(DropReason::Shutdown, level);
+            s.recycle(record);
+            return Err(DropReason::Shutdown);
+        }
         if record.len() > s.limits.max_record || record.last() != Some(&b'\n') {
             if record.is_empty() {
                 // Nothing to write: not a blank line, which is no JSON.
@@ -78,10 +84,12 @@ impl Sink {
         // Checked after the send: if the guard closed the queue meanwhile,
         // either it drained this record or this sees `closed` (both sides are
         // SeqCst: the send's tail update and the guard's fenced emptiness
-        // check) and drains it here.
+        // check) and drains it here. Still `Ok`: the record was queued, and
+        // the worker may have written it before it stopped; whichever way it
+        // went (written, or drained as `Shutdown`) is counted where it
+        // happened. `Err` says only "dropped here, never queued".
         if sent.is_ok() && s.closed.load(SeqCst) {
             self.drain_closed();
-            return Err(DropReason::Shutdown);
         }
         sent
     }

@@ -32,6 +32,7 @@ use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender, TryRecvError
 use super::batch::Batch;
 use super::status::Status;
 use super::{Record, Shared};
+use crate::contain;
 use crate::path::{Entered, Origin};
 use crate::stats::DropReason;
 
@@ -85,7 +86,8 @@ struct Waiter {
 
 /// Why a write did not get everything out.
 enum Failure {
-    Io(io::Error),
+    /// The writer's error, rendered (see [`Failure::io`]).
+    Io(String),
     Panic(String),
     /// Not a failure of the writer: the shutdown deadline passed between
     /// two writes of one batch.
@@ -95,10 +97,30 @@ enum Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Io(e) => write!(f, "{e}"),
+            Failure::Io(msg) => f.write_str(msg),
             Failure::Panic(msg) => write!(f, "the writer panicked: {msg}"),
             Failure::Deadline => write!(f, "the shutdown deadline passed"),
         }
+    }
+}
+
+impl Failure {
+    /// The writer's error: its `Display` and its destructor are the
+    /// writer's code, so they run contained, here, and never in the
+    /// worker's own paths (a panic there would restart the worker, and
+    /// enough of them stop it for good).
+    fn io(e: io::Error) -> Failure {
+        let msg = contain::catch(|| e.to_string())
+            .unwrap_or_else(|| "an I/O error (its Display panicked)".to_owned());
+        contain::catch(move || drop(e));
+        Failure::Io(msg)
+    }
+
+    /// The writer panicked: keep the message, drop the payload contained.
+    fn panic(payload: Box<dyn Any + Send>) -> Failure {
+        let msg = panic_message(&*payload);
+        contain::drop_payload(payload);
+        Failure::Panic(msg)
     }
 }
 
@@ -185,6 +207,7 @@ impl Worker {
                     // A bug in the sink itself: contain it like a writer's.
                     let lost = self.drop_batch(DropReason::WriterError);
                     let msg = panic_message(&*payload);
+                    contain::drop_payload(payload);
                     self.status.emit(
                         Instant::now(),
                         format_args!(
@@ -392,7 +415,7 @@ impl Worker {
                 self.writer.write(self.batch.unwritten())
             }));
             match result {
-                Ok(Ok(0)) => return Err(Failure::Io(io::ErrorKind::WriteZero.into())),
+                Ok(Ok(0)) => return Err(Failure::io(io::ErrorKind::WriteZero.into())),
                 Ok(Ok(n)) => {
                     self.advance(n);
                     if !self.batch.done() {
@@ -406,9 +429,10 @@ impl Worker {
                 }
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted && interruptions < 16 => {
                     interruptions += 1;
+                    contain::catch(move || drop(e));
                 }
-                Ok(Err(e)) => return Err(Failure::Io(e)),
-                Err(payload) => return Err(Failure::Panic(panic_message(&*payload))),
+                Ok(Err(e)) => return Err(Failure::io(e)),
+                Err(payload) => return Err(Failure::panic(payload)),
             }
         }
         Ok(())
@@ -452,8 +476,8 @@ impl Worker {
         self.last_flush = Instant::now();
         let failure = match catch_unwind(AssertUnwindSafe(|| self.writer.flush())) {
             Ok(Ok(())) => return,
-            Ok(Err(e)) => Failure::Io(e),
-            Err(payload) => Failure::Panic(panic_message(&*payload)),
+            Ok(Err(e)) => Failure::io(e),
+            Err(payload) => Failure::panic(payload),
         };
         self.shared.counters.writer_error();
         for w in &mut self.waiters {

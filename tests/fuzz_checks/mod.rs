@@ -16,9 +16,15 @@
 
 #![allow(dead_code)]
 
+#[path = "../json_support/mod.rs"]
+pub mod json_support;
+
+pub mod encode;
 pub mod reentrancy;
+pub mod sink;
 
 use std::any::Any;
+use std::cell::Cell;
 use std::sync::Once;
 
 /// The payload of every panic a program raises on purpose (a `Debug` that
@@ -30,6 +36,35 @@ pub fn harness_panic() -> ! {
     std::panic::panic_any(HarnessPanic)
 }
 
+thread_local! {
+    /// Set right before a deliberate panic with a payload of any type (a
+    /// message the code under test shows, say); the hook clears it.
+    static DELIBERATE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Raises a deliberate panic carrying `payload` (a `String`, a `&str`, or
+/// anything else), for code that must catch it and show what it can. Only
+/// `catch_unwind` in the code under test (or [`catch_any`]) may stop it;
+/// the payload is not [`HarnessPanic`], so [`catch`] resumes it.
+pub fn deliberate_panic<P: Any + Send>(payload: P) -> ! {
+    DELIBERATE.with(|d| d.set(true));
+    std::panic::panic_any(payload)
+}
+
+/// Runs `f`; `Err(message)` if it unwound, whatever the payload (whose own
+/// destructor may panic: it is dropped under `catch_unwind` too).
+pub fn catch_any<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string payload".into());
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+        msg
+    })
+}
+
 /// Lets deliberate panics through quietly and leaves every other panic to
 /// the hook that was there: libFuzzer's (print, then abort, so the input is
 /// saved as a crash) or the test harness's.
@@ -38,7 +73,8 @@ pub fn install_panic_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !info.payload().is::<HarnessPanic>() {
+            let deliberate = DELIBERATE.try_with(|d| d.replace(false)).unwrap_or(false);
+            if !deliberate && !info.payload().is::<HarnessPanic>() {
                 previous(info);
             }
         }));

@@ -22,7 +22,10 @@
 //!
 //! Checked at every step: `in_logging_path()` agrees with the harness's own
 //! view of where it is: `true` in every layer callback, writer and field
-//! `Debug` the stack runs, `false` in application code, on any thread.
+//! `Debug` the stack runs, `false` in application code, on any thread; and
+//! `layer_safe::external_call` is refused exactly inside the logging path
+//! (the process runs under `Policy::Report`, so a refusal is recorded, not
+//! a panic).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -120,7 +123,8 @@ pub enum Action {
     Format(Value),
     /// Runs a block on a new thread and joins it.
     OnThread(u8),
-    /// ISSUE 6 HOOK (`external_call`): see `Interp::act`.
+    /// `layer_safe::external_call("fuzz")`: must be refused (`Err`) exactly
+    /// when the harness is inside a subscriber callback.
     ExternalCall,
 }
 
@@ -184,6 +188,8 @@ static EMITTED_INSIDE: AtomicU64 = AtomicU64::new(0);
 static FILTERED: AtomicU64 = AtomicU64::new(0);
 static RECORDS_INSIDE: AtomicU64 = AtomicU64::new(0);
 static DELIVERED: AtomicU64 = AtomicU64::new(0);
+static EXTERNAL_ALLOWED: AtomicU64 = AtomicU64::new(0);
+static EXTERNAL_REFUSED: AtomicU64 = AtomicU64::new(0);
 static STEPS: AtomicU32 = AtomicU32::new(0);
 static THREADS: AtomicU32 = AtomicU32::new(0);
 static LAYER_LOGS_ON_EVENT: AtomicU32 = AtomicU32::new(0);
@@ -377,6 +383,9 @@ static STATS: OnceLock<StatsHandle> = OnceLock::new();
 pub fn install() -> &'static StatsHandle {
     STATS.get_or_init(|| {
         super::install_panic_hook();
+        // A refused `external_call` is recorded, never a panic (the default
+        // policy under debug assertions is `Panic`).
+        layer_safe::set_policy(layer_safe::Policy::Report);
         let fmt = tracing_subscriber::fmt::layer()
             .fmt_fields(LenientFields)
             .with_writer(|| LoggingWriter)
@@ -699,12 +708,32 @@ impl<'p> Interp<'p> {
                 });
             }
             Action::ExternalCall => {
-                // ISSUE 6 HOOK: once src/lint.rs has `external_call`, call
-                // it here and check that it is refused (and reported)
-                // exactly when `in_callback()`. Until then this stands in
-                // for a call that asks `in_logging_path()` first, as the
-                // crate's docs tell external calls to.
+                // Refused (`Err`) exactly inside the logging path, allowed
+                // outside; under the `Report` policy `install` sets, a
+                // refusal is recorded, never a panic.
                 check_path_agrees("an external call");
+                let inside = in_callback();
+                match (layer_safe::external_call("fuzz"), inside) {
+                    (Ok(()), false) => {
+                        EXTERNAL_ALLOWED.fetch_add(1, Relaxed);
+                    }
+                    (Err(refused), true) => {
+                        EXTERNAL_REFUSED.fetch_add(1, Relaxed);
+                        if refused.system() != "fuzz" {
+                            violation(format!(
+                                "external_call(\"fuzz\") refused naming {:?}",
+                                refused.system()
+                            ));
+                        }
+                    }
+                    (Ok(()), true) => violation(
+                        "external_call allowed inside the logging path (in a subscriber callback)"
+                            .into(),
+                    ),
+                    (Err(refused), false) => violation(format!(
+                        "external_call refused in application code: {refused}"
+                    )),
+                }
             }
         }
     }
@@ -727,6 +756,10 @@ pub struct Totals {
     pub delivered: u64,
     /// The guard's `dropped.recursion`.
     pub dropped_recursion: u64,
+    /// `external_call`s allowed (application code).
+    pub external_allowed: u64,
+    /// `external_call`s refused (inside the logging path).
+    pub external_refused: u64,
 }
 
 impl Totals {
@@ -738,6 +771,8 @@ impl Totals {
             records_inside: RECORDS_INSIDE.load(Relaxed),
             delivered: DELIVERED.load(Relaxed),
             dropped_recursion: stats.snapshot().dropped.recursion,
+            external_allowed: EXTERNAL_ALLOWED.load(Relaxed),
+            external_refused: EXTERNAL_REFUSED.load(Relaxed),
         }
     }
 
@@ -749,6 +784,8 @@ impl Totals {
             records_inside: self.records_inside - before.records_inside,
             delivered: self.delivered - before.delivered,
             dropped_recursion: self.dropped_recursion - before.dropped_recursion,
+            external_allowed: self.external_allowed - before.external_allowed,
+            external_refused: self.external_refused - before.external_refused,
         }
     }
 }

@@ -69,6 +69,12 @@ fn run_scenario(name: &str) {
             }
             drop(guard);
         }
+        "guard_dropped" => {
+            // The classic mistake: `let _ =` drops the guard at once.
+            let _ = layer_safe::init();
+            tracing::info!("lost");
+            tracing::info!("lost too");
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -294,4 +300,17 @@ fn each_distinct_violation_is_reported_once_in_band() {
         message.contains("memcached") && message.contains("tests/init.rs"),
         "{message}"
     );
+}
+
+#[test]
+fn logging_after_the_guard_is_dropped_says_why_once() {
+    let c = common::run(CHILD, "guard_dropped", TIMEOUT);
+    assert!(c.succeeded(), "{c:#?}");
+    assert!(!c.stdout.contains("lost"), "{c:#?}");
+    assert_eq!(
+        c.stderr.matches("FlushGuard was dropped").count(),
+        1,
+        "{c:#?}"
+    );
+    assert!(c.stderr.contains("let _guard = layer_safe::init();"));
 }

@@ -439,6 +439,7 @@ impl SinkBuilder {
             counters: self.counters.unwrap_or_default(),
             queued_bytes: CachePadded::new(AtomicUsize::new(0)),
             closed: AtomicBool::new(false),
+            warned_closed: AtomicBool::new(false),
             limits,
         });
         let writer = self.writer.unwrap_or_else(|| Box::new(writers::stdout()));

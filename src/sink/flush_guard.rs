@@ -44,6 +44,7 @@ const EXIT_GRACE: Duration = Duration::from_millis(50);
 /// drop(guard); // writes what is queued, within the deadline
 /// assert_eq!(sink.stats().written, 1);
 /// ```
+#[must_use = "dropping the guard shuts the sink down: bind it, `let _guard = layer_safe::init();`"]
 pub struct FlushGuard {
     shared: Arc<Shared>,
     ctrl: Sender<Control>,

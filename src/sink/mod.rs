@@ -129,6 +129,9 @@ pub(crate) struct Shared {
     /// Set once the guard has finished shutting down: nothing will read the
     /// queue any more, so what is submitted after is dropped as `Shutdown`.
     pub(crate) closed: AtomicBool,
+    /// The one stderr line about events logged after the guard was dropped
+    /// has been printed.
+    pub(crate) warned_closed: AtomicBool,
     pub(crate) limits: Limits,
 }
 

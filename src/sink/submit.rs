@@ -57,6 +57,7 @@ impl Sink {
             // The guard is gone: nothing will read the queue.
             s.counters.dropped(DropReason::Shutdown, level);
             s.recycle(record);
+            self.warn_closed();
             return Err(DropReason::Shutdown);
         }
         if record.len() > s.limits.max_record || record.last() != Some(&b'\n') {
@@ -210,6 +211,19 @@ impl Sink {
             Err(SendTimeoutError::Disconnected(r)) => {
                 Err(self.reject(r.level, r.buf, DropReason::Shutdown))
             }
+        }
+    }
+
+    /// Says once, on stderr, why nothing is written any more: the usual
+    /// cause is `let _ = layer_safe::init();`, which drops the guard at once.
+    #[cold]
+    fn warn_closed(&self) {
+        if !self.shared.warned_closed.swap(true, Relaxed) {
+            eprintln!(
+                "layer-safe: an event was logged after the sink's FlushGuard was dropped; \
+                 it and later ones are not written. Keep the guard alive for as long as \
+                 you log: `let _guard = layer_safe::init();` (not `let _ = ...`)."
+            );
         }
     }
 

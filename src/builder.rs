@@ -127,7 +127,8 @@ impl Builder {
         self
     }
 
-    /// Appends to `path`, creating it (not its directory) if needed.
+    /// Appends to `path`, creating it (not its directory) if needed; a
+    /// missing directory is an [`InitError::Writer`].
     ///
     /// ```
     /// let builder = layer_safe::builder().file("app.log");
@@ -164,6 +165,8 @@ impl Builder {
 
     /// Rolls `path` when it would exceed `max_bytes`, keeping `keep` older
     /// files (`path.1` newest); see [`RollingBySize`](crate::sink::writers::RollingBySize).
+    /// The directory must exist; a missing one, or a `max_bytes` of 0, is an
+    /// [`InitError::Writer`].
     ///
     /// ```
     /// let builder = layer_safe::builder().rolling_by_size("app.log", 64 << 20, 5);
@@ -330,7 +333,9 @@ impl Builder {
         self
     }
 
-    /// A field added to every record (`service`, `version`, `host`...).
+    /// A field added to every JSON record (`service`, `version`, `host`...);
+    /// the text format, meant for terminals, leaves them out. Setting a key
+    /// again replaces its value.
     ///
     /// ```
     /// let builder = layer_safe::builder()
@@ -405,6 +410,7 @@ impl Builder {
     /// ```no_run
     /// let _guard = layer_safe::builder().filter("debug").init();
     /// ```
+    #[track_caller]
     pub fn init(self) -> FlushGuard {
         self.try_init()
             .unwrap_or_else(|e| panic!("layer_safe::init failed: {e}"))
@@ -438,6 +444,8 @@ impl Builder {
         if let Some(policy) = policy {
             crate::lint::set_policy(policy);
         }
+        // Only one global default can succeed, so this is set at most once.
+        let _ = INSTALLED.set(guard.flusher());
         if panic_hook {
             crate::panic_hook::install(guard.flusher(), guard.deadline());
         }
@@ -495,6 +503,15 @@ impl Builder {
         // `Guarded::new` finds the JSON layer and shares its sink's counters.
         Ok((Dispatch::new(Guarded::new(stack)), guard))
     }
+}
+
+/// The flush handle of the sink `init` installed, for [`crate::flush`].
+static INSTALLED: std::sync::OnceLock<crate::sink::Flusher> = std::sync::OnceLock::new();
+
+/// Flushes the sink `init` installed; `false` when there is none, or when
+/// not everything was written within `timeout`.
+pub(crate) fn flush_installed(timeout: Duration) -> bool {
+    INSTALLED.get().is_some_and(|f| f.flush(timeout))
 }
 
 fn parse_filter(directives: &str, source_name: &'static str) -> Result<EnvFilter, InitError> {

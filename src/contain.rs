@@ -14,10 +14,20 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Option<R> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => Some(r),
         Err(payload) => {
-            drop_payload(payload);
+            drop_payload(resume_if_strict(payload));
             None
         }
     }
+}
+
+/// Lets a `Panic`-policy violation unwind on: it is meant to fail the
+/// code that logged, as `debug_assert!` would. Any other panic comes back.
+#[inline]
+pub(crate) fn resume_if_strict(payload: Box<dyn Any + Send>) -> Box<dyn Any + Send> {
+    if crate::path::strict_unwind() {
+        std::panic::resume_unwind(payload);
+    }
+    payload
 }
 
 /// Drops a panic payload. A destructor that panics is contained, and so

@@ -79,12 +79,18 @@ pub use sink::{FlushGuard, Sink};
 
 /// Installs layer-safe as the global default with every default: JSON lines
 /// to stdout through the bounded sink, `RUST_LOG` (default `info`), the
-/// `log` bridge and the panic hook, all under the recursion guard. Panics if
-/// a global subscriber is already set, as `tracing_subscriber::fmt::init`
-/// does; [`try_init`] returns the error instead.
+/// `log` bridge and the panic hook, all under the recursion guard.
+///
+/// Panics with the [`InitError`] if a global subscriber is already set, as
+/// `tracing_subscriber::fmt::init` does, and also if `RUST_LOG` or
+/// `LAYER_SAFE_POLICY` holds a value that does not parse: a typo is caught at
+/// start-up rather than silently ignored. [`try_init`] returns the error
+/// instead, for a service that must start whatever its environment says.
 ///
 /// Keep the returned guard alive until the end of `main`: dropping it
-/// flushes what is queued (within a deadline).
+/// flushes what is queued (within a deadline). Records are written by a
+/// background thread, so `std::process::exit` (which runs no destructors)
+/// loses what is still queued: call [`flush`] first.
 ///
 /// # Examples
 ///
@@ -92,6 +98,7 @@ pub use sink::{FlushGuard, Sink};
 /// let _guard = layer_safe::init();
 /// tracing::info!(user_id = 42, "request handled");
 /// ```
+#[track_caller]
 pub fn init() -> FlushGuard {
     builder().init()
 }
@@ -108,6 +115,26 @@ pub fn init() -> FlushGuard {
 /// ```
 pub fn try_init() -> Result<FlushGuard, InitError> {
     builder().try_init()
+}
+
+/// Writes what is queued in the sink that [`init`] or [`try_init`]
+/// installed, waiting at most `timeout`. Returns `true` when everything
+/// logged so far reached the writer; `false` on a timeout, a writer error, or
+/// when nothing was installed. Call it before `std::process::exit`, which
+/// runs no destructors, so the [`FlushGuard`] never gets to flush.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// let _guard = layer_safe::init();
+/// tracing::error!("fatal: config file missing");
+/// layer_safe::flush(Duration::from_secs(1));
+/// std::process::exit(1);
+/// ```
+pub fn flush(timeout: std::time::Duration) -> bool {
+    builder::flush_installed(timeout)
 }
 
 /// A [`Builder`] to configure the writer, format, filter, bounds and policy.

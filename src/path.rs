@@ -28,6 +28,11 @@ pub(crate) enum Origin {
 struct State {
     depth: Cell<u32>,
     origin: Cell<Origin>,
+    /// A `Panic`-policy violation is unwinding out of the path: the
+    /// encoder's panic containment lets it through. Reset when the thread
+    /// next enters the path from outside, so a strict panic the application
+    /// caught itself never leaks into a later event.
+    strict_unwind: Cell<bool>,
 }
 
 thread_local! {
@@ -35,6 +40,7 @@ thread_local! {
         State {
             depth: Cell::new(0),
             origin: Cell::new(Origin::Unknown),
+            strict_unwind: Cell::new(false),
         }
     };
 }
@@ -76,6 +82,17 @@ pub(crate) fn origin() -> Origin {
         .unwrap_or(Origin::Unknown)
 }
 
+/// Marks the panic about to start as a `Panic`-policy violation, which the
+/// encoder's containment must let through (strict mode fails loudly).
+pub(crate) fn arm_strict_unwind() {
+    let _ = STATE.try_with(|s| s.strict_unwind.set(true));
+}
+
+/// Whether the panic being contained is a `Panic`-policy violation.
+pub(crate) fn strict_unwind() -> bool {
+    STATE.try_with(|s| s.strict_unwind.get()).unwrap_or(false)
+}
+
 /// RAII proof that the current thread is in the logging path.
 ///
 /// Created by [`Entered::enter`]; dropping it (normally or while unwinding)
@@ -93,7 +110,11 @@ impl Entered {
     pub(crate) fn enter(origin: Origin) -> Entered {
         let prev = STATE
             .try_with(|s| {
-                s.depth.set(s.depth.get().saturating_add(1));
+                let depth = s.depth.get();
+                if depth == 0 {
+                    s.strict_unwind.set(false);
+                }
+                s.depth.set(depth.saturating_add(1));
                 s.origin.replace(origin)
             })
             .unwrap_or(Origin::Unknown);

@@ -75,6 +75,13 @@ fn run_scenario(name: &str) {
             tracing::info!("lost");
             tracing::info!("lost too");
         }
+        "exit_after_flush" => {
+            let _guard = layer_safe::init();
+            tracing::error!("fatal: config file missing");
+            let flushed = layer_safe::flush(Duration::from_secs(5));
+            eprintln!("RESULT flushed={flushed}");
+            std::process::exit(1);
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -213,6 +220,13 @@ fn bad_configuration_is_a_clear_error() {
         .build()
         .unwrap_err();
     assert!(matches!(err, InitError::Writer { .. }), "{err}");
+
+    let dir = std::env::temp_dir();
+    let err = layer_safe::builder()
+        .rolling_by_size(dir.join("layer-safe-zero.log"), 0, 3)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("max_bytes is 0"), "{err}");
 }
 
 #[test]
@@ -313,4 +327,15 @@ fn logging_after_the_guard_is_dropped_says_why_once() {
         "{c:#?}"
     );
     assert!(c.stderr.contains("let _guard = layer_safe::init();"));
+}
+
+#[test]
+fn flush_before_process_exit_writes_everything() {
+    let c = common::run(CHILD, "exit_after_flush", TIMEOUT);
+    assert!(
+        matches!(&c.outcome, common::Outcome::Exited(s) if s.code() == Some(1)),
+        "{c:#?}"
+    );
+    assert_eq!(c.result("flushed").as_deref(), Some("true"));
+    assert_eq!(c.lines_with("fatal: config file missing"), 1, "{c:#?}");
 }

@@ -330,3 +330,46 @@ fn a_debug_returning_an_error_is_marked_not_fatal() {
     let captured = testing::capture(|| tracing::info!(f = ?Fails));
     assert_eq!(captured.records[0].field("f"), Some("<fmt::Error>"));
 }
+
+/// Under `Panic`, a violation inside a field's `Debug` fails the code that
+/// logged, through the JSON encoder's panic containment; an ordinary
+/// panicking `Debug` right after is still contained as a marker value.
+#[test]
+fn strict_panics_escape_the_encoder_and_ordinary_ones_do_not() {
+    struct PanicsInDebug;
+    impl std::fmt::Debug for PanicsInDebug {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            panic!("an ordinary bug")
+        }
+    }
+    let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for W {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let (dispatch, guard) = layer_safe::builder()
+        .writer(W(out.clone()))
+        .build()
+        .unwrap();
+    Strict::new().policy(Policy::Panic).capture(|| {
+        tracing::dispatcher::with_default(&dispatch, || {
+            let r = catch_unwind(AssertUnwindSafe(
+                || tracing::info!(x = ?AsksFlags, "strict"),
+            ));
+            let message = *r.unwrap_err().downcast::<String>().unwrap();
+            assert!(message.contains("external call to `flags`"), "{message}");
+            assert!(!layer_safe::in_logging_path());
+            tracing::info!(v = ?PanicsInDebug, "contained");
+        });
+    });
+    assert!(guard.flush(std::time::Duration::from_secs(5)));
+    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    assert!(!text.contains("strict"), "{text}");
+    assert!(text.contains("<Debug panicked: an ordinary bug>"), "{text}");
+}

@@ -251,6 +251,7 @@ fn formatted(
             buf.extend_from_slice(b" failed>");
         }
         Err(payload) => {
+            let payload = contain::resume_if_strict(payload);
             buf.truncate(content);
             buf.push(b'<');
             buf.extend_from_slice(what.as_bytes());

@@ -384,6 +384,8 @@ fn violation(kind: ViolationKind, may_panic: bool) {
         store::record(kind);
     }
     if let Some(message) = message {
+        // Through the encoder's containment too: strict mode fails loudly.
+        path::arm_strict_unwind();
         panic!(
             "layer-safe: {message}\n(policy `panic`; {}=report records violations instead)",
             Policy::ENV_VAR

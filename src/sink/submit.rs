@@ -222,7 +222,8 @@ impl Sink {
             eprintln!(
                 "layer-safe: an event was logged after the sink's FlushGuard was dropped; \
                  it and later ones are not written. Keep the guard alive for as long as \
-                 you log: `let _guard = layer_safe::init();` (not `let _ = ...`)."
+                 you log: `let _guard = layer_safe::init();` in main (not `let _ = ...`); \
+                 in a test binary, keep one guard for all tests (in a static)."
             );
         }
     }

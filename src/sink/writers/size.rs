@@ -47,7 +47,8 @@ impl RollingBySize {
     ///
     /// # Errors
     ///
-    /// The error from opening the file.
+    /// The error from opening the file (its directory must exist), or
+    /// `InvalidInput` for a `max_bytes` of 0, which would keep no record.
     ///
     /// # Examples
     ///
@@ -58,6 +59,12 @@ impl RollingBySize {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn new(path: impl Into<PathBuf>, max_bytes: u64, keep: usize) -> io::Result<Self> {
+        if max_bytes == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "max_bytes is 0: every record would roll the file and only `keep` records survive",
+            ));
+        }
         let mut this = RollingBySize {
             path: path.into(),
             max_bytes,

@@ -266,6 +266,7 @@ impl Strict {
         let value = if global {
             f()
         } else {
+            warn_blind_once();
             tracing::subscriber::with_default(subscriber(), f)
         };
         let violations = scope.finish();
@@ -429,6 +430,20 @@ type Stack = Guarded<Layered<CaptureLayer, Registry>>;
 
 fn subscriber() -> Stack {
     Guarded::new(tracing_subscriber::registry().with(CaptureLayer))
+}
+
+/// Says once per process that recursion cannot be seen, so a passing
+/// assertion is not mistaken for a clean bill.
+fn warn_blind_once() {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "layer-safe testing: another global subscriber was installed before the first \
+             capture in this test binary (an `init()` in another test?), so captures fall back \
+             to `with_default`, where tracing hides recursion: recursion will not be reported. \
+             Keep captures and `init()` in separate test binaries."
+        );
+    }
 }
 
 /// Installs the capturing stack as the global default once per process, if

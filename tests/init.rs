@@ -231,19 +231,9 @@ fn bad_configuration_is_a_clear_error() {
 
 #[test]
 fn build_gives_a_scoped_subscriber_and_its_guard() {
-    let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for W {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    let out = common::SharedBuf::default();
     let (dispatch, guard) = layer_safe::builder()
-        .writer(W(out.clone()))
+        .writer(out.clone())
         .filter("debug")
         .static_field("service", "checkout")
         .build()
@@ -254,7 +244,7 @@ fn build_gives_a_scoped_subscriber_and_its_guard() {
         tracing::debug!(user_id = 42u64, "request handled");
     });
     assert!(guard.flush(Duration::from_secs(5)));
-    let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(v["service"], "checkout");
     assert_eq!(v["fields"]["user_id"], 42);

@@ -43,7 +43,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arbitrary::{Arbitrary, Unstructured};
+use arbitrary::Arbitrary;
 use layer_safe::sink::Overflow;
 use layer_safe::{in_logging_path, GuardedExt, JsonLayer, LineFormat, Sink, Timestamp};
 use tracing::Span;
@@ -53,6 +53,7 @@ use tracing_core::{Event, Kind, Level, Metadata};
 use tracing_subscriber::prelude::*;
 
 use super::json_support::{self, J};
+pub use super::Lvl;
 use super::{catch_any, deliberate_panic, install_panic_hook};
 
 // Bounds that keep one input fast.
@@ -282,15 +283,6 @@ pub enum Parent {
     Span(u8),
 }
 
-#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lvl {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
 /// A field value.
 #[derive(Arbitrary, Debug, Clone)]
 pub enum FVal {
@@ -456,10 +448,7 @@ pub enum ErrNext {
 
 /// Decodes `bytes` exactly as `fuzz_target!(|input: Input| ..)` does.
 pub fn decode(bytes: &[u8]) -> Option<Input> {
-    if bytes.len() < <Input as Arbitrary>::size_hint(0).0 {
-        return None;
-    }
-    Input::arbitrary_take_rest(Unstructured::new(bytes)).ok()
+    super::decode(bytes)
 }
 
 /// Decodes and checks one input; bytes that decode to nothing pass.

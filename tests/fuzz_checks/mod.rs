@@ -27,6 +27,8 @@ use std::any::Any;
 use std::cell::Cell;
 use std::sync::Once;
 
+use arbitrary::{Arbitrary, Unstructured};
+
 /// The payload of every panic a program raises on purpose (a `Debug` that
 /// panics, a writer that explodes). Any other panic is a failure.
 pub struct HarnessPanic;
@@ -95,4 +97,35 @@ pub fn resume_unless_deliberate(payload: Box<dyn Any + Send>) {
     if !payload.is::<HarnessPanic>() {
         std::panic::resume_unwind(payload);
     }
+}
+
+/// A `tracing` level, as the targets' inputs pick it.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lvl {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl From<Lvl> for tracing::Level {
+    fn from(l: Lvl) -> tracing::Level {
+        match l {
+            Lvl::Trace => tracing::Level::TRACE,
+            Lvl::Debug => tracing::Level::DEBUG,
+            Lvl::Info => tracing::Level::INFO,
+            Lvl::Warn => tracing::Level::WARN,
+            Lvl::Error => tracing::Level::ERROR,
+        }
+    }
+}
+
+/// Decodes `bytes` exactly as `fuzz_target!(|input: T| ..)` does, so the
+/// stable replay sees the inputs the fuzzer saw.
+pub fn decode<T: for<'a> Arbitrary<'a>>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < T::size_hint(0).0 {
+        return None;
+    }
+    T::arbitrary_take_rest(Unstructured::new(bytes)).ok()
 }

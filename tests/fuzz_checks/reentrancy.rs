@@ -33,7 +33,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 
-use arbitrary::{Arbitrary, Unstructured};
+use arbitrary::Arbitrary;
 use layer_safe::{in_logging_path, GuardedExt, StatsHandle};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, EnteredSpan, Id, Record};
@@ -44,6 +44,7 @@ use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
 
+pub use super::Lvl;
 use super::{catch, harness_panic, resume_unless_deliberate};
 
 // Bounds that keep one input fast (thousands of runs a second) whatever its
@@ -144,33 +145,9 @@ pub enum Value {
     Runs(u8),
 }
 
-#[derive(Arbitrary, Debug, Clone, Copy)]
-pub enum Lvl {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-impl From<Lvl> for Level {
-    fn from(l: Lvl) -> Level {
-        match l {
-            Lvl::Trace => Level::TRACE,
-            Lvl::Debug => Level::DEBUG,
-            Lvl::Info => Level::INFO,
-            Lvl::Warn => Level::WARN,
-            Lvl::Error => Level::ERROR,
-        }
-    }
-}
-
 /// Decodes `bytes` exactly as `fuzz_target!(|program: Program| ..)` does.
 pub fn decode(bytes: &[u8]) -> Option<Program> {
-    if bytes.len() < <Program as Arbitrary>::size_hint(0).0 {
-        return None;
-    }
-    Program::arbitrary_take_rest(Unstructured::new(bytes)).ok()
+    super::decode(bytes)
 }
 
 /// Decodes and checks one input; bytes that decode to nothing pass.

@@ -45,11 +45,12 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use arbitrary::{Arbitrary, Unstructured};
+use arbitrary::Arbitrary;
 use layer_safe::sink::Overflow;
 use layer_safe::{DropReason, FlushGuard, Sink, Stats};
 use tracing_core::Level;
 
+pub use super::Lvl;
 use super::{deliberate_panic, install_panic_hook};
 
 const MAX_PHASES: usize = 4;
@@ -156,27 +157,6 @@ pub enum Op {
     Yield,
 }
 
-#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lvl {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-impl From<Lvl> for Level {
-    fn from(l: Lvl) -> Level {
-        match l {
-            Lvl::Trace => Level::TRACE,
-            Lvl::Debug => Level::DEBUG,
-            Lvl::Info => Level::INFO,
-            Lvl::Warn => Level::WARN,
-            Lvl::Error => Level::ERROR,
-        }
-    }
-}
-
 /// What a record looks like (its length is the submit's).
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -196,10 +176,7 @@ pub enum Shape {
 
 /// Decodes `bytes` exactly as `fuzz_target!(|input: Input| ..)` does.
 pub fn decode(bytes: &[u8]) -> Option<Input> {
-    if bytes.len() < <Input as Arbitrary>::size_hint(0).0 {
-        return None;
-    }
-    Input::arbitrary_take_rest(Unstructured::new(bytes)).ok()
+    super::decode(bytes)
 }
 
 /// Decodes and checks one input; bytes that decode to nothing pass.

@@ -47,6 +47,7 @@
 #![warn(rust_2018_idioms)]
 
 mod builder;
+mod clock;
 mod contain;
 mod encode;
 mod error;

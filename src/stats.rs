@@ -11,7 +11,7 @@ use std::sync::atomic::{
     AtomicU64,
     Ordering::{Acquire, Relaxed, Release},
 };
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_utils::CachePadded;
 use tracing_core::Level;
@@ -69,6 +69,63 @@ impl DropReason {
 
     fn index(self) -> usize {
         self as usize
+    }
+}
+
+/// One atomic count per [`DropReason`].
+#[derive(Debug, Default)]
+pub(crate) struct ReasonCounts([AtomicU64; DropReason::ALL.len()]);
+
+impl ReasonCounts {
+    #[inline]
+    pub(crate) fn get(&self, reason: DropReason) -> &AtomicU64 {
+        &self.0[reason.index()]
+    }
+}
+
+/// One atomic count per level, `TRACE` to `ERROR`.
+#[derive(Debug, Default)]
+pub(crate) struct LevelCounts([AtomicU64; 5]);
+
+impl LevelCounts {
+    #[inline]
+    pub(crate) fn get(&self, level: Level) -> &AtomicU64 {
+        &self.0[level_index(level)]
+    }
+}
+
+/// The counts of one sink lane, written by that lane's thread alone: a
+/// load and a store each, no read-modify-write, on lines no other thread
+/// writes. Summed at snapshot.
+#[derive(Debug, Default)]
+pub(crate) struct LaneCounters {
+    inner: CachePadded<LaneInner>,
+}
+
+#[derive(Debug, Default)]
+struct LaneInner {
+    submitted: AtomicU64,
+    dropped: ReasonCounts,
+    dropped_by_level: LevelCounts,
+}
+
+/// One writer per counter (see [`LaneCounters`]).
+#[inline]
+fn bump(a: &AtomicU64) {
+    a.store(a.load(Relaxed) + 1, Release);
+}
+
+impl LaneCounters {
+    #[inline]
+    pub(crate) fn submitted(&self) {
+        bump(&self.inner.submitted);
+    }
+
+    /// Counts one drop of an event this lane counted as submitted.
+    #[inline]
+    pub(crate) fn dropped(&self, reason: DropReason, level: Level) {
+        bump(self.inner.dropped_by_level.get(level));
+        bump(self.inner.dropped.get(reason));
     }
 }
 
@@ -220,20 +277,24 @@ impl Stats {
 }
 
 /// The shared, lock-free counters behind [`Stats`].
+///
+/// Two kinds: the callers' counts, per sink lane ([`LaneCounters`], one
+/// writer each), and these shared atomics, bumped off the common path (the
+/// worker's outcomes, the guard's recursion drops).
 #[derive(Default)]
 pub(crate) struct Counters {
-    // Bumped by every caller: its own cache line, away from the worker's.
     submitted: CachePadded<AtomicU64>,
     written: CachePadded<AtomicU64>,
     bytes_written: AtomicU64,
     truncated: AtomicU64,
     writer_errors: AtomicU64,
-    dropped: [AtomicU64; 7],
-    dropped_by_level: [AtomicU64; 5],
+    dropped: ReasonCounts,
+    dropped_by_level: LevelCounts,
     recursions: Mutex<Vec<RecursionPair>>,
+    lanes: Mutex<Vec<Arc<LaneCounters>>>,
 }
 
-fn level_index(level: Level) -> usize {
+pub(crate) fn level_index(level: Level) -> usize {
     match level {
         Level::TRACE => 0,
         Level::DEBUG => 1,
@@ -247,6 +308,17 @@ impl Counters {
     #[inline]
     pub(crate) fn submitted(&self) {
         self.submitted.fetch_add(1, Relaxed);
+    }
+
+    /// Counters for a new sink lane, summed into every snapshot from now on.
+    pub(crate) fn lane(&self) -> Arc<LaneCounters> {
+        let lane = Arc::new(LaneCounters::default());
+        self.lanes().push(lane.clone());
+        lane
+    }
+
+    fn lanes(&self) -> std::sync::MutexGuard<'_, Vec<Arc<LaneCounters>>> {
+        self.lanes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     #[inline]
@@ -273,13 +345,31 @@ impl Counters {
     /// Counts one dropped event (that was counted as submitted).
     #[inline]
     pub(crate) fn dropped(&self, reason: DropReason, level: Level) {
-        self.dropped_by_level[level_index(level)].fetch_add(1, Relaxed);
-        self.dropped[reason.index()].fetch_add(1, Release);
+        self.dropped_by_level.get(level).fetch_add(1, Relaxed);
+        self.dropped.get(reason).fetch_add(1, Release);
     }
 
-    /// The count of drops for one reason so far.
+    /// The count of drops for one reason so far, every lane's included.
     pub(crate) fn dropped_count(&self, reason: DropReason) -> u64 {
-        self.dropped[reason.index()].load(Relaxed)
+        let lanes: u64 = self
+            .lanes()
+            .iter()
+            .map(|l| l.inner.dropped.get(reason).load(Relaxed))
+            .sum();
+        self.dropped.get(reason).load(Relaxed) + lanes
+    }
+
+    /// Every reason's count, as [`dropped_count`](Self::dropped_count).
+    pub(crate) fn dropped_counts(&self) -> [u64; DropReason::ALL.len()] {
+        let lanes = self.lanes();
+        DropReason::ALL.map(|r| {
+            let shared = self.dropped.get(r).load(Acquire);
+            shared
+                + lanes
+                    .iter()
+                    .map(|l| l.inner.dropped.get(r).load(Acquire))
+                    .sum::<u64>()
+        })
     }
 
     /// Counts a recursive event and remembers its (outer, inner) pair.
@@ -314,25 +404,35 @@ impl Counters {
         // never negative.
         let written = self.written.load(Acquire);
         let load = |a: &AtomicU64| a.load(Acquire);
-        let d = &self.dropped;
+        let lanes = self.lanes();
+        let d = DropReason::ALL.map(|r| {
+            load(self.dropped.get(r)) + lanes.iter().map(|l| load(l.inner.dropped.get(r))).sum::<u64>()
+        });
         let dropped = Dropped {
-            queue_full: load(&d[0]),
-            byte_budget: load(&d[1]),
-            shed: load(&d[2]),
-            recursion: load(&d[3]),
-            oversize: load(&d[4]),
-            writer_error: load(&d[5]),
-            shutdown: load(&d[6]),
+            queue_full: d[0],
+            byte_budget: d[1],
+            shed: d[2],
+            recursion: d[3],
+            oversize: d[4],
+            writer_error: d[5],
+            shutdown: d[6],
         };
-        let l = &self.dropped_by_level;
+        let levels = [Level::TRACE, Level::DEBUG, Level::INFO, Level::WARN, Level::ERROR];
+        let l = levels.map(|lv| {
+            load(self.dropped_by_level.get(lv))
+                + lanes.iter().map(|x| load(x.inner.dropped_by_level.get(lv))).sum::<u64>()
+        });
         let dropped_by_level = ByLevel {
-            trace: load(&l[0]),
-            debug: load(&l[1]),
-            info: load(&l[2]),
-            warn: load(&l[3]),
-            error: load(&l[4]),
+            trace: l[0],
+            debug: l[1],
+            info: l[2],
+            warn: l[3],
+            error: l[4],
         };
-        let submitted = self.submitted.load(Acquire);
+        // Submissions last: each is counted before its outcome.
+        let lane_submitted: u64 = lanes.iter().map(|x| load(&x.inner.submitted)).sum();
+        drop(lanes);
+        let submitted = self.submitted.load(Acquire) + lane_submitted;
         let done = written + dropped.total();
         debug_assert!(
             submitted >= done,

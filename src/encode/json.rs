@@ -17,34 +17,16 @@
 //! sibling `<field>.sources` member; duplicate keys are renamed; and an
 //! event with an explicit parent lists that parent's spans.
 
-use tracing_core::{Event, Subscriber};
-use tracing_log::NormalizeEvent;
-use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::{LookupSpan, SpanRef};
-
+use super::event::Event;
 use super::keys::{write_escaped_key, write_key, KeySet, Reserved};
-use super::span_cache::write_name;
-use super::time::{self, Now};
+use super::record::SpanView;
+use super::time;
 use super::value::{self, Acc};
 use super::visitor::{EventVisitor, Style};
-use super::{from_root, level_str, thread, with_fields, Budget, Config, Timestamp};
+use super::{level_str, Budget, Config, Timestamp};
 
 /// Encodes one event as a JSON line (ending in `\n`) at the end of `buf`.
-pub(crate) fn encode<S>(
-    cfg: &Config,
-    buf: &mut Vec<u8>,
-    event: &Event<'_>,
-    ctx: &Context<'_, S>,
-    now: Now,
-    budget: Budget,
-) -> Acc
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    // Events from the `log` crate carry their real target, file and line
-    // in fields; `fmt().json()` shows those, so do we.
-    let normalized = event.normalized_metadata();
-    let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+pub(crate) fn encode(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, budget: Budget) -> Acc {
     let mut acc = Acc::default();
     let cap = budget.cap;
     let cut_down = budget.oversize.is_some();
@@ -53,29 +35,25 @@ where
     match cfg.timestamp {
         Timestamp::Rfc3339Micros => {
             buf.extend_from_slice(b"\"timestamp\":\"");
-            time::rfc3339(buf, now);
+            time::rfc3339(buf, ev.now);
             buf.extend_from_slice(b"\",");
         }
         Timestamp::UnixNanos => {
             buf.extend_from_slice(b"\"timestamp\":");
-            time::unix_nanos(buf, now);
+            time::unix_nanos(buf, ev.now);
             buf.push(b',');
         }
         Timestamp::Off => {}
     }
     buf.extend_from_slice(b"\"level\":\"");
-    buf.extend_from_slice(level_str(meta.level()).as_bytes());
+    buf.extend_from_slice(level_str(&ev.level).as_bytes());
     buf.push(b'"');
     if !cfg.statics.is_empty() {
         buf.push(b',');
         buf.extend_from_slice(&cfg.statics);
     }
 
-    let leaf = if cfg.wants_spans() && !cut_down {
-        ctx.event_span(event)
-    } else {
-        None
-    };
+    let spans = cfg.wants_spans() && !cut_down && ev.in_span();
 
     let mut keys = KeySet::new();
     if cfg.flatten_event {
@@ -89,7 +67,7 @@ where
             only_message: cut_down,
             acc: &mut acc,
         };
-        event.record(&mut v);
+        ev.record(&mut v);
     } else {
         buf.extend_from_slice(b",\"fields\":{");
         let mut v = EventVisitor {
@@ -102,7 +80,7 @@ where
             only_message: cut_down,
             acc: &mut acc,
         };
-        event.record(&mut v);
+        ev.record(&mut v);
         buf.push(b'}');
         keys.clear();
     }
@@ -118,68 +96,53 @@ where
         acc.truncated = true;
     }
 
-    if let (true, Some(leaf)) = (cfg.flatten_spans, &leaf) {
-        from_root(leaf, &mut |span: &SpanRef<'_, S>| {
-            with_fields(span, |fields| {
-                let Some(fields) = fields else { return };
-                for (k, v) in fields.fields() {
-                    buf.push(b',');
-                    write_escaped_key(buf, &mut keys, &cfg.root_reserved, k);
-                    buf.push(b':');
-                    buf.extend_from_slice(v);
-                }
-                acc.truncated |= fields.truncated();
-            })
-        });
+    if spans && cfg.flatten_spans {
+        for span in ev.spans() {
+            for (k, v) in span.fields() {
+                buf.push(b',');
+                write_escaped_key(buf, &mut keys, &cfg.root_reserved, k);
+                buf.push(b':');
+                buf.extend_from_slice(v);
+            }
+            acc.truncated |= span.truncated;
+        }
     }
 
     if cfg.target {
         buf.extend_from_slice(b",\"target\":");
-        value::str(buf, meta.target(), cap, true, &mut acc);
+        value::str(buf, ev.target, cap, true, &mut acc);
     }
-    if let (true, Some(file)) = (cfg.file, meta.file()) {
+    if let (true, Some(file)) = (cfg.file, ev.file) {
         buf.extend_from_slice(b",\"filename\":");
         value::str(buf, file, cap, true, &mut acc);
     }
-    if let (true, Some(line)) = (cfg.line, meta.line()) {
+    if let (true, Some(line)) = (cfg.line, ev.line) {
         buf.extend_from_slice(b",\"line_number\":");
         value::u64(buf, line.into());
     }
 
-    if let Some(leaf) = &leaf {
-        let mut leaf_at = None;
+    if spans {
         if cfg.current_span {
             buf.extend_from_slice(b",\"span\":");
-            let start = buf.len();
-            span_obj(buf, leaf, &mut acc);
-            leaf_at = Some(start..buf.len());
+            if let Some(leaf) = ev.spans().last() {
+                span_obj(buf, &leaf, &mut acc);
+            }
         }
         if cfg.span_list {
             buf.extend_from_slice(b",\"spans\":[");
-            if let Some(parent) = leaf.parent() {
-                let mut first = true;
-                from_root(&parent, &mut |span: &SpanRef<'_, S>| {
-                    if !first {
-                        buf.push(b',');
-                    }
-                    first = false;
-                    span_obj(buf, span, &mut acc);
-                });
-                buf.push(b',');
-            }
-            // The leaf was just written as "span": copy it rather than
-            // look its extensions up again.
-            match leaf_at {
-                Some(range) => buf.extend_from_within(range),
-                None => span_obj(buf, leaf, &mut acc),
+            for (i, span) in ev.spans().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                span_obj(buf, &span, &mut acc);
             }
             buf.push(b']');
         }
     }
 
     if cfg.thread_name || cfg.thread_id {
-        thread::with(|t| {
-            match (&t.name, cfg.thread_name) {
+        if let Some((name, id)) = ev.thread {
+            match (name, cfg.thread_name) {
                 (Some(name), true) => {
                     buf.extend_from_slice(b",\"threadName\":");
                     buf.extend_from_slice(name);
@@ -188,15 +151,15 @@ where
                 // name, unless the id has a member of its own.
                 (None, true) if !cfg.thread_id => {
                     buf.extend_from_slice(b",\"threadName\":");
-                    buf.extend_from_slice(&t.id);
+                    buf.extend_from_slice(id);
                 }
                 _ => {}
             }
             if cfg.thread_id {
                 buf.extend_from_slice(b",\"threadId\":");
-                buf.extend_from_slice(&t.id);
+                buf.extend_from_slice(id);
             }
-        });
+        }
     }
 
     buf.extend_from_slice(b"}\n");
@@ -205,20 +168,7 @@ where
 
 /// Copies a span's cached object.
 #[inline]
-fn span_obj<S>(buf: &mut Vec<u8>, span: &SpanRef<'_, S>, acc: &mut Acc)
-where
-    S: for<'a> LookupSpan<'a>,
-{
-    with_fields(span, |fields| match fields {
-        Some(fields) => {
-            buf.extend_from_slice(fields.obj());
-            acc.truncated |= fields.truncated();
-        }
-        // Created before this layer was there: the name is all we know.
-        None => {
-            buf.push(b'{');
-            write_name(buf, span.name());
-            buf.push(b'}');
-        }
-    });
+fn span_obj(buf: &mut Vec<u8>, span: &SpanView<'_>, acc: &mut Acc) {
+    buf.extend_from_slice(span.obj);
+    acc.truncated |= span.truncated;
 }

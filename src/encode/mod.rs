@@ -1,21 +1,29 @@
 //! Encoding events as one line each: JSON (the default) or compact text.
 //!
-//! Everything here runs on the caller's thread, inside the logging path,
-//! and writes into the buffer the sink hands out: no allocation per event,
-//! no parsing, no clock formatting beyond the sub-second digits.
+//! Split in two. On the caller's thread, inside the logging path,
+//! [`capture`] copies what an event cannot keep into a compact
+//! [`record`] (span fields are encoded once, at `new_span` and `record`,
+//! by [`span_cache`]). On the sink's worker, [`event`] decodes the record
+//! and [`json`] or [`text`] write the line: escaping, numbers, the
+//! timestamp and unique keys cost the caller nothing.
 //!
+//! - [`capture`], [`record`]: the caller's copy of an event, and its format.
+//! - [`event`]: the decoded event, and fitting it to the record size.
 //! - [`escape`]: RFC 8259 string escaping, budgeted.
 //! - [`truncate`]: cutting a value to its budget, with a visible marker.
 //! - [`keys`]: unique keys in every object.
 //! - [`value`]: one value of each type `tracing` records, bad ones included.
-//! - [`visitor`]: the `Visit` that writes an event's fields.
+//! - [`visitor`]: writing an event's captured fields.
 //! - [`span_cache`]: span fields encoded once, at `new_span` and `record`.
 //! - [`time`], [`thread`]: per-thread caches for the timestamp and thread.
 //! - [`json`], [`text`]: the two line formats.
 
+pub(crate) mod capture;
 pub(crate) mod escape;
+pub(crate) mod event;
 pub(crate) mod json;
 pub(crate) mod keys;
+pub(crate) mod record;
 pub(crate) mod span_cache;
 pub(crate) mod text;
 pub(crate) mod thread;

@@ -93,25 +93,10 @@ impl SpanFields {
         self.rebuild(span_name);
     }
 
-    /// The span as a JSON object.
+    /// Appends this span to a captured chain (see `record::write_span`).
     #[inline]
-    pub(crate) fn obj(&self) -> &[u8] {
-        &self.obj
-    }
-
-    /// Whether a value of this span was cut.
-    #[inline]
-    pub(crate) fn truncated(&self) -> bool {
-        self.truncated
-    }
-
-    /// Each field as (escaped key without quotes, JSON value).
-    #[inline]
-    pub(crate) fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.ranges.iter().map(|&(k, ke, ve)| {
-            let (k, ke, ve) = (k as usize, ke as usize, ve as usize);
-            (&self.obj[k + 1..ke - 1], &self.obj[ke + 1..ve])
-        })
+    pub(crate) fn capture(&self, out: &mut Vec<u8>, span_name: &str) {
+        super::record::write_span(out, span_name, &self.obj, &self.ranges, self.truncated);
     }
 
     fn rebuild(&mut self, span_name: &str) {

@@ -10,17 +10,15 @@
 //! cannot inject terminal escapes; colours come only from the format, and
 //! only when the builder was told the output is a terminal.
 
-use tracing_core::{Event, Level, Subscriber};
-use tracing_log::NormalizeEvent;
-use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::{LookupSpan, SpanRef};
+use tracing_core::Level;
 
 use super::escape::escape;
+use super::event::Event;
 use super::keys::{KeySet, Reserved};
-use super::time::{self, Now};
+use super::time;
 use super::value::{self, Acc};
 use super::visitor::{EventVisitor, Style};
-use super::{from_root, level_str, thread, with_fields, Budget, Config, Timestamp};
+use super::{level_str, Budget, Config, Timestamp};
 
 const RESET: &[u8] = b"\x1b[0m";
 const DIM: &[u8] = b"\x1b[2m";
@@ -49,19 +47,7 @@ fn styled(buf: &mut Vec<u8>, ansi: bool, style: &[u8], bytes: &[u8]) {
 }
 
 /// Encodes one event as a text line (ending in `\n`) at the end of `buf`.
-pub(crate) fn encode<S>(
-    cfg: &Config,
-    buf: &mut Vec<u8>,
-    event: &Event<'_>,
-    ctx: &Context<'_, S>,
-    now: Now,
-    budget: Budget,
-) -> Acc
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    let normalized = event.normalized_metadata();
-    let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+pub(crate) fn encode(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, budget: Budget) -> Acc {
     let ansi = cfg.ansi;
     let cap = budget.cap;
     let cut_down = budget.oversize.is_some();
@@ -72,67 +58,62 @@ where
             if ansi {
                 buf.extend_from_slice(DIM);
             }
-            time::rfc3339(buf, now);
+            time::rfc3339(buf, ev.now);
             if ansi {
                 buf.extend_from_slice(RESET);
             }
             buf.push(b' ');
         }
         Timestamp::UnixNanos => {
-            time::unix_nanos(buf, now);
+            time::unix_nanos(buf, ev.now);
             buf.push(b' ');
         }
         Timestamp::Off => {}
     }
-    let level = level_str(meta.level());
+    let level = level_str(&ev.level);
     // Right-aligned in five columns, as `fmt` aligns it.
     buf.extend_from_slice(&b"     "[level.len()..]);
-    styled(buf, ansi, level_colour(meta.level()), level.as_bytes());
+    styled(buf, ansi, level_colour(&ev.level), level.as_bytes());
     buf.push(b' ');
 
     if cfg.thread_name || cfg.thread_id {
-        thread::with(|t| {
+        if let Some((name, id)) = ev.thread {
             // The JSON strings, quotes included, read fine here too.
-            if let (true, Some(name)) = (cfg.thread_name, &t.name) {
+            if let (true, Some(name)) = (cfg.thread_name, name) {
                 buf.extend_from_slice(name);
                 buf.push(b' ');
             }
-            if cfg.thread_id || t.name.is_none() {
-                buf.extend_from_slice(&t.id);
+            if cfg.thread_id || name.is_none() {
+                buf.extend_from_slice(id);
                 buf.push(b' ');
             }
-        });
+        }
     }
 
-    if (cfg.current_span || cfg.span_list) && !cut_down {
-        if let Some(leaf) = ctx.event_span(event) {
-            from_root(&leaf, &mut |span: &SpanRef<'_, S>| {
-                if ansi {
-                    buf.extend_from_slice(BOLD);
-                }
-                escape(buf, span.name());
-                if ansi {
-                    buf.extend_from_slice(RESET);
-                }
-                with_fields(span, |fields| {
-                    let Some(fields) = fields else { return };
-                    let mut first = true;
-                    for (k, v) in fields.fields() {
-                        buf.push(if first { b'{' } else { b' ' });
-                        first = false;
-                        buf.extend_from_slice(k);
-                        buf.push(b'=');
-                        buf.extend_from_slice(v);
-                    }
-                    if !first {
-                        buf.push(b'}');
-                    }
-                    acc.truncated |= fields.truncated();
-                });
-                buf.push(b':');
-            });
-            buf.push(b' ');
+    if (cfg.current_span || cfg.span_list) && !cut_down && ev.in_span() {
+        for span in ev.spans() {
+            if ansi {
+                buf.extend_from_slice(BOLD);
+            }
+            escape(buf, span.name);
+            if ansi {
+                buf.extend_from_slice(RESET);
+            }
+            let mut first = true;
+            for (k, v) in span.fields() {
+                buf.push(if first { b'{' } else { b' ' });
+                first = false;
+                buf.extend_from_slice(k);
+                buf.push(b'=');
+                buf.extend_from_slice(v);
+            }
+            if !first {
+                buf.push(b'}');
+            }
+            acc.truncated |= span.truncated;
+            buf.push(b':');
         }
+        buf.push(b' ');
     }
 
     if cfg.target {
@@ -140,17 +121,17 @@ where
             buf.extend_from_slice(DIM);
         }
         let mut c = super::truncate::Cap::new(cap);
-        c.push(buf, meta.target());
+        c.push(buf, ev.target);
         acc.truncated |= c.finish(buf);
         buf.push(b':');
         if ansi {
             buf.extend_from_slice(RESET);
         }
     }
-    if let (true, Some(file)) = (cfg.file, meta.file()) {
+    if let (true, Some(file)) = (cfg.file, ev.file) {
         buf.push(b' ');
         escape(buf, file);
-        if let (true, Some(line)) = (cfg.line, meta.line()) {
+        if let (true, Some(line)) = (cfg.line, ev.line) {
             buf.push(b':');
             value::u64(buf, line.into());
         }
@@ -171,7 +152,7 @@ where
         only_message: cut_down,
         acc: &mut acc,
     };
-    event.record(&mut v);
+    ev.record(&mut v);
     let wrote_message = !v.first;
     if buf.len() == before {
         buf.pop();
@@ -186,7 +167,7 @@ where
         only_message: cut_down,
         acc: &mut acc,
     };
-    event.record(&mut v);
+    ev.record(&mut v);
 
     if let Some((bytes, max)) = budget.oversize {
         buf.extend_from_slice(" …[record of ".as_bytes());

@@ -20,12 +20,6 @@ impl Now {
     /// The epoch, for records that show no time.
     pub(crate) const ZERO: Now = Now { secs: 0, nanos: 0 };
 
-    /// The current time.
-    #[inline]
-    pub(crate) fn get() -> Now {
-        Now::from_system_time(SystemTime::now())
-    }
-
     /// `t` as seconds and nanoseconds since the epoch.
     #[inline]
     pub(crate) fn from_system_time(t: SystemTime) -> Now {
@@ -45,6 +39,16 @@ impl Now {
                 }
                 Now { secs, nanos }
             }
+        }
+    }
+
+    /// `nanos` since the Unix epoch (negative before it).
+    #[inline]
+    pub(crate) fn from_unix_nanos(nanos: i128) -> Now {
+        let secs = nanos.div_euclid(1_000_000_000);
+        Now {
+            secs: i64::try_from(secs).unwrap_or(if secs < 0 { i64::MIN } else { i64::MAX }),
+            nanos: nanos.rem_euclid(1_000_000_000) as u32,
         }
     }
 

@@ -47,6 +47,13 @@ impl Cap {
         self.cut += s.len() - used;
     }
 
+    /// Counts `n` more bytes of the value as cut: the part a captured
+    /// prefix left behind.
+    #[inline]
+    pub(crate) fn skip(&mut self, n: usize) {
+        self.cut += n;
+    }
+
     /// Appends the marker if anything was cut; returns whether it was.
     #[inline]
     pub(crate) fn finish(self, buf: &mut Vec<u8>) -> bool {

@@ -14,12 +14,11 @@ use std::error::Error;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::capture::PANIC_MESSAGE_MAX;
 use super::escape::escape;
+use super::record::{Cut, Shown, Sources};
 use super::truncate::{Cap, CapWriter};
 use crate::contain;
-
-/// The longest panic message kept in a `<Debug panicked: ...>` marker.
-const PANIC_MESSAGE_MAX: usize = 256;
 
 /// The most sources of one error that are listed.
 const MAX_SOURCES: usize = 16;
@@ -106,6 +105,87 @@ pub(crate) fn str(buf: &mut Vec<u8>, s: &str, cap: usize, quoted: bool, acc: &mu
     acc.string_bytes += buf.len() - start;
 }
 
+/// A captured string: its prefix, cut to `cap` as the whole would have
+/// been (the prefix is at least `cap` bytes long when the whole was).
+#[inline]
+pub(crate) fn str_cut(buf: &mut Vec<u8>, s: Cut<'_, str>, cap: usize, quoted: bool, acc: &mut Acc) {
+    let start = buf.len();
+    if quoted {
+        buf.push(b'"');
+    }
+    let mut c = Cap::new(cap);
+    c.push(buf, s.prefix);
+    c.skip(s.total.saturating_sub(s.prefix.len()));
+    acc.truncated |= c.finish(buf);
+    if quoted {
+        buf.push(b'"');
+    }
+    acc.strings += 1;
+    acc.string_bytes += buf.len() - start;
+}
+
+/// A captured `Debug` or `Display` (`what`): its text, or the marker of
+/// its failure or panic.
+pub(crate) fn shown(
+    buf: &mut Vec<u8>,
+    v: Shown<'_>,
+    what: &str,
+    cap: usize,
+    quoted: bool,
+    acc: &mut Acc,
+) {
+    let start = buf.len();
+    match v {
+        Shown::Ok(text) => {
+            str_cut(buf, text, cap, quoted, acc);
+            return;
+        }
+        Shown::Failed => {
+            if quoted {
+                buf.push(b'"');
+            }
+            buf.push(b'<');
+            buf.extend_from_slice(what.as_bytes());
+            buf.extend_from_slice(b" failed>");
+        }
+        Shown::Panicked(msg) => {
+            if quoted {
+                buf.push(b'"');
+            }
+            buf.push(b'<');
+            buf.extend_from_slice(what.as_bytes());
+            buf.extend_from_slice(b" panicked: ");
+            let mut c = Cap::new(PANIC_MESSAGE_MAX.min(cap));
+            c.push(buf, msg.prefix);
+            c.skip(msg.total.saturating_sub(msg.prefix.len()));
+            c.finish(buf);
+            buf.push(b'>');
+        }
+    }
+    if quoted {
+        buf.push(b'"');
+    }
+    acc.strings += 1;
+    acc.string_bytes += buf.len() - start;
+}
+
+/// A captured error's sources, as a JSON array.
+pub(crate) fn sources(buf: &mut Vec<u8>, s: Sources<'_>, cap: usize, acc: &mut Acc) {
+    buf.push(b'[');
+    for (i, source) in s.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        shown(buf, source, "Display", cap, true, acc);
+    }
+    if s.more {
+        // A chain this long is a bug (or a cycle); say so and stop.
+        buf.extend_from_slice(b",\"...[more sources]\"");
+        acc.truncated = true;
+    }
+    buf.push(b']');
+}
+
 /// A value's `Debug`, as a string.
 #[inline]
 pub(crate) fn debug(
@@ -167,7 +247,13 @@ pub(crate) fn error_sources(
 }
 
 /// Bytes as `tracing`'s `HexBytes` shows them: `"[61 62 63]"`.
-pub(crate) fn hex_bytes(buf: &mut Vec<u8>, b: &[u8], cap: usize, quoted: bool, acc: &mut Acc) {
+pub(crate) fn hex_bytes_cut(
+    buf: &mut Vec<u8>,
+    b: Cut<'_, [u8]>,
+    cap: usize,
+    quoted: bool,
+    acc: &mut Acc,
+) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let start = buf.len();
     if quoted {
@@ -175,16 +261,16 @@ pub(crate) fn hex_bytes(buf: &mut Vec<u8>, b: &[u8], cap: usize, quoted: bool, a
     }
     buf.push(b'[');
     // Each byte takes at most three characters.
-    let shown = b.len().min(cap / 3);
-    for (i, &byte) in b[..shown].iter().enumerate() {
+    let shown = b.total.min(cap / 3).min(b.prefix.len());
+    for (i, &byte) in b.prefix[..shown].iter().enumerate() {
         if i > 0 {
             buf.push(b' ');
         }
         buf.extend_from_slice(&[HEX[(byte >> 4) as usize], HEX[(byte & 0xF) as usize]]);
     }
     buf.push(b']');
-    if shown < b.len() {
-        super::truncate::marker(buf, b.len() - shown);
+    if shown < b.total {
+        super::truncate::marker(buf, b.total - shown);
         acc.truncated = true;
     }
     if quoted {
@@ -387,7 +473,17 @@ mod tests {
     #[test]
     fn bytes() {
         assert_eq!(
-            out(|b, a| hex_bytes(b, b"abc", 100, true, a)).0,
+            out(|b, a| hex_bytes_cut(
+                b,
+                Cut {
+                    prefix: &b"abc"[..],
+                    total: 3
+                },
+                100,
+                true,
+                a
+            ))
+            .0,
             "\"[61 62 63]\""
         );
         assert_eq!(out(|b, a| bytes_array(b, b"abc", 100, a)).0, "[97,98,99]");

@@ -1,15 +1,11 @@
-//! The `Visit` implementation that writes an event's fields.
+//! Writing an event's captured fields.
 //!
 //! One visitor serves both formats: JSON members (`"key":value`, keys made
 //! unique) and the text format's `key=value` pairs and bare message.
 
-use std::error::Error;
-use std::fmt;
-
-use tracing_core::field::{Field, Visit};
-
 use super::escape::escape;
 use super::keys::{write_key, KeySet, Reserved};
+use super::record::Value;
 use super::value::{self, Acc};
 
 /// What the visitor writes.
@@ -100,73 +96,34 @@ impl EventVisitor<'_> {
     }
 }
 
-impl Visit for EventVisitor<'_> {
-    fn record_f64(&mut self, field: &Field, v: f64) {
-        if self.key(field.name(), "") {
-            value::f64(self.buf, v);
+impl EventVisitor<'_> {
+    /// Writes one captured field, as the eager encoder wrote the live one.
+    pub(crate) fn field(&mut self, name: &str, v: Value<'_>) {
+        if !self.key(name, "") {
+            return;
         }
-    }
-
-    fn record_i64(&mut self, field: &Field, v: i64) {
-        if self.key(field.name(), "") {
-            value::i64(self.buf, v);
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, v: u64) {
-        if self.key(field.name(), "") {
-            value::u64(self.buf, v);
-        }
-    }
-
-    fn record_i128(&mut self, field: &Field, v: i128) {
-        if self.key(field.name(), "") {
-            value::i128(self.buf, v);
-        }
-    }
-
-    fn record_u128(&mut self, field: &Field, v: u128) {
-        if self.key(field.name(), "") {
-            value::u128(self.buf, v);
-        }
-    }
-
-    fn record_bool(&mut self, field: &Field, v: bool) {
-        if self.key(field.name(), "") {
-            value::bool(self.buf, v);
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, v: &str) {
-        if self.key(field.name(), "") {
-            let quoted = self.quoted();
-            value::str(self.buf, v, self.cap, quoted, self.acc);
-        }
-    }
-
-    fn record_bytes(&mut self, field: &Field, v: &[u8]) {
-        if self.key(field.name(), "") {
-            let quoted = self.quoted();
-            value::hex_bytes(self.buf, v, self.cap, quoted, self.acc);
-        }
-    }
-
-    fn record_error(&mut self, field: &Field, v: &(dyn Error + 'static)) {
-        if self.key(field.name(), "") {
-            let quoted = self.quoted();
-            value::error(self.buf, v, self.cap, quoted, self.acc);
-        }
-        // The chain goes in a sibling member, so the error's own value stays
-        // what `fmt().json()` writes.
-        if value::has_source(v) && self.key(field.name(), ".sources") {
-            value::error_sources(self.buf, v, self.cap, self.acc);
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, v: &dyn fmt::Debug) {
-        if self.key(field.name(), "") {
-            let quoted = self.quoted();
-            value::debug(self.buf, v, self.cap, quoted, self.acc);
+        let quoted = self.quoted();
+        let (buf, cap, acc) = (&mut *self.buf, self.cap, &mut *self.acc);
+        match v {
+            Value::U64(v) => value::u64(buf, v),
+            Value::I64(v) => value::i64(buf, v),
+            Value::F64(v) => value::f64(buf, v),
+            Value::Bool(v) => value::bool(buf, v),
+            Value::U128(v) => value::u128(buf, v),
+            Value::I128(v) => value::i128(buf, v),
+            Value::Str(s) => value::str_cut(buf, s, cap, quoted, acc),
+            Value::Bytes(b) => value::hex_bytes_cut(buf, b, cap, quoted, acc),
+            Value::Debug(shown) => value::shown(buf, shown, "Debug", cap, quoted, acc),
+            Value::Error(display, sources) => {
+                value::shown(buf, display, "Display", cap, quoted, acc);
+                // The chain goes in a sibling member, so the error's own
+                // value stays what `fmt().json()` writes.
+                if let Some(sources) = sources {
+                    if self.key(name, ".sources") {
+                        value::sources(self.buf, sources, self.cap, self.acc);
+                    }
+                }
+            }
         }
     }
 }

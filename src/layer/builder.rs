@@ -416,27 +416,24 @@ impl JsonLayerBuilder {
         }
 
         let cap = self.max_field.min(self.sink.max_record() / 2);
-        JsonLayer {
-            cfg: Config {
-                format: self.format,
-                ansi: self.ansi,
-                timestamp: self.timestamp,
-                flatten_event: self.flatten_event,
-                flatten_spans: self.flatten_spans,
-                current_span: self.current_span,
-                span_list: self.span_list,
-                target: self.target,
-                file: self.file,
-                line: self.line,
-                thread_name: self.thread_name,
-                thread_id: self.thread_id,
-                statics,
-                root_reserved,
-                cap,
-            },
-            sink: self.sink,
-            id: NEXT_ID.fetch_add(1, Relaxed),
-        }
+        let cfg = Config {
+            format: self.format,
+            ansi: self.ansi,
+            timestamp: self.timestamp,
+            flatten_event: self.flatten_event,
+            flatten_spans: self.flatten_spans,
+            current_span: self.current_span,
+            span_list: self.span_list,
+            target: self.target,
+            file: self.file,
+            line: self.line,
+            thread_name: self.thread_name,
+            thread_id: self.thread_id,
+            statics,
+            root_reserved,
+            cap,
+        };
+        JsonLayer::from_config(cfg, self.sink, NEXT_ID.fetch_add(1, Relaxed))
     }
 }
 

@@ -1,14 +1,22 @@
 //! [`JsonLayer`]: the `Layer` that encodes events and submits them to the
 //! sink.
 //!
-//! Per event, on the caller's thread: take a buffer from the sink, encode
-//! the event and its cached span fields into it, hand it to
-//! [`Sink::submit`]. Span fields are encoded at `new_span` and `record` and
-//! cached in the span's extensions, so an event never re-encodes (or
-//! re-parses) them.
+//! Per event, on the caller's thread: capture the event (level, call site,
+//! clock ticks, field values, the current span chain's cached JSON) into
+//! this thread's record buffer and push it to this thread's sink lane. The
+//! sink's worker formats it with the [`Render`] this layer registered.
+//!
+//! Span fields are encoded at `new_span` and `record` and cached in the
+//! span's extensions. Each thread also keeps the chain of its current span,
+//! captured once per enter (see [`stack`]), so an event asks the registry
+//! nothing.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::sync::Arc;
 
+use thread_local::ThreadLocal;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -16,12 +24,16 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::contain;
 use crate::encode::span_cache::SpanFields;
-use crate::encode::time::Now;
-use crate::encode::truncate::MARKER_MAX;
-use crate::encode::{json, text, value, Budget, Config, LineFormat, Timestamp};
+use crate::encode::Config;
 use crate::sink::Sink;
 
 mod builder;
+mod capture;
+mod render;
+mod stack;
+
+use render::Format;
+use stack::Thread;
 
 pub use builder::JsonLayerBuilder;
 
@@ -62,9 +74,16 @@ pub use builder::JsonLayerBuilder;
 /// # let _ = install;
 /// ```
 pub struct JsonLayer {
-    cfg: Config,
+    format: Arc<Format>,
     sink: Sink,
+    /// The kind of this layer's records in the sink.
+    kind: u8,
     id: usize,
+    /// Each thread's record buffer, call-site cache and span stack.
+    threads: ThreadLocal<RefCell<Thread>>,
+    /// Bumped by every `record` on a span: a thread's captured span chain
+    /// older than this is captured again.
+    span_gen: AtomicU64,
 }
 
 impl JsonLayer {
@@ -116,76 +135,23 @@ impl JsonLayer {
         &self.sink
     }
 
-    fn encode<S>(
-        &self,
-        buf: &mut Vec<u8>,
-        event: &Event<'_>,
-        ctx: &Context<'_, S>,
-        now: Now,
-        budget: Budget,
-    ) -> value::Acc
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        match self.cfg.format {
-            LineFormat::Json => json::encode(&self.cfg, buf, event, ctx, now, budget),
-            LineFormat::Text => text::encode(&self.cfg, buf, event, ctx, now, budget),
+    pub(crate) fn from_config(cfg: Config, sink: Sink, id: usize) -> JsonLayer {
+        let format = Arc::new(Format::new(cfg));
+        // Past 255 layers on one sink, records are written as raw lines
+        // formatted here (kind 0 is the sink's own).
+        let kind = sink.register(format.clone()).unwrap_or(0);
+        JsonLayer {
+            format,
+            sink,
+            kind,
+            id,
+            threads: ThreadLocal::new(),
+            span_gen: AtomicU64::new(0),
         }
     }
 
-    fn event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        let now = match self.cfg.timestamp {
-            Timestamp::Off => Now::ZERO,
-            _ => Now::get(),
-        };
-        let max = self.sink.max_record();
-        let mut buf = self.sink.buffer();
-        let normal = Budget {
-            cap: self.cfg.cap,
-            oversize: None,
-        };
-        let mut acc = self.encode(&mut buf, event, ctx, now, normal);
-        if buf.len() > max {
-            // Too many long values together: give each string an equal
-            // share of what the rest of the record leaves, and try again.
-            // (The fields' `Debug` runs again: rare, and cheaper than
-            // keeping every value aside on the common path.)
-            let full = buf.len();
-            let fixed = full - acc.string_bytes;
-            let share = max.saturating_sub(fixed) / acc.strings.max(1);
-            let cap = share.saturating_sub(2 + MARKER_MAX);
-            if cap >= 16 {
-                buf.clear();
-                acc = self.encode(
-                    &mut buf,
-                    event,
-                    ctx,
-                    now,
-                    Budget {
-                        cap,
-                        oversize: None,
-                    },
-                );
-            }
-            if buf.len() > max {
-                // Still too big (huge span fields, or a great many
-                // values): keep the message and say what was left out.
-                buf.clear();
-                let cut = Budget {
-                    cap: (max / 4).saturating_sub(MARKER_MAX),
-                    oversize: Some((full, max)),
-                };
-                acc = self.encode(&mut buf, event, ctx, now, cut);
-            }
-        }
-        if acc.truncated {
-            self.sink.counters().truncated();
-        }
-        // A drop is the sink's to count and report; nothing to do here.
-        let _ = self.sink.submit(*event.metadata().level(), buf);
+    fn cfg(&self) -> &Config {
+        &self.format.cfg
     }
 }
 
@@ -202,7 +168,8 @@ where
             }
             // Encode before taking the extensions lock: user `Debug` runs
             // here, and may itself look at this span.
-            let collected = SpanFields::collect(|v| attrs.record(v), self.cfg.cap);
+            let cap = self.cfg().cap;
+            let collected = SpanFields::collect(|v| attrs.record(v), cap);
             let fields = SpanFields::new(self.id, attrs.metadata().name(), collected);
             let mut ext = span.extensions_mut();
             if ext.get_mut::<SpanFields>().is_none() {
@@ -218,14 +185,30 @@ where
             if owner.is_some_and(|o| o != self.id) {
                 return;
             }
-            let collected = SpanFields::collect(|v| values.record(v), self.cfg.cap);
+            let collected = SpanFields::collect(|v| values.record(v), self.cfg().cap);
             let name = span.name();
-            let mut ext = span.extensions_mut();
-            match ext.get_mut::<SpanFields>() {
-                Some(fields) => fields.record(name, collected),
-                None => ext.insert(SpanFields::new(self.id, name, collected)),
+            {
+                let mut ext = span.extensions_mut();
+                match ext.get_mut::<SpanFields>() {
+                    Some(fields) => fields.record(name, collected),
+                    None => ext.insert(SpanFields::new(self.id, name, collected)),
+                }
             }
+            // After the cache changed: a chain captured before is stale.
+            self.span_gen.fetch_add(1, Release);
         });
+    }
+
+    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        if let Ok(mut t) = self.threads.get_or(Default::default).try_borrow_mut() {
+            t.stack.enter(id);
+        }
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        if let Ok(mut t) = self.threads.get_or(Default::default).try_borrow_mut() {
+            t.stack.exit(id);
+        }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -236,7 +219,7 @@ where
 impl fmt::Debug for JsonLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JsonLayer")
-            .field("config", &self.cfg)
+            .field("config", self.cfg())
             .finish_non_exhaustive()
     }
 }

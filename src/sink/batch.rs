@@ -83,6 +83,26 @@ impl Batch {
         self.ends.push((self.out.len(), level));
     }
 
+    /// Appends one event record that `write` formats in place; returns what
+    /// `write` returns.
+    pub(crate) fn push_with<R>(&mut self, level: Level, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let r = write(&mut self.out);
+        self.ends.push((self.out.len(), level));
+        r
+    }
+
+    /// Takes back the record just pushed (it could not be made to fit).
+    pub(crate) fn abandon_last(&mut self) {
+        self.ends.pop();
+        self.abandon_partial();
+    }
+
+    /// Removes what a `push_with` that panicked left half-written.
+    pub(crate) fn abandon_partial(&mut self) {
+        let end = self.ends.last().map_or(self.prefix_end, |e| e.0);
+        self.out.truncate(end);
+    }
+
     /// What the writer has not taken yet.
     pub(crate) fn unwritten(&self) -> &[u8] {
         &self.out[self.pos..]

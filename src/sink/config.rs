@@ -3,15 +3,12 @@
 use std::error::Error;
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_utils::CachePadded;
-
 use super::flush_guard::FlushGuard;
 use super::worker::Worker;
-use super::{writers, Limits, Shared, Sink, POOL_MAX_BUFFERS};
+use super::{writers, Limits, Shared, Sink};
 use crate::stats::Counters;
 
 /// 65 536 records: absorbs a one-second writer stall at 65 000 events a
@@ -429,19 +426,7 @@ impl SinkBuilder {
     /// ```
     pub fn build(self) -> Result<(Sink, FlushGuard), ConfigError> {
         let limits = self.limits()?;
-        let (tx, rx) = crossbeam_channel::bounded(limits.capacity);
-        let (pool_tx, pool_rx) = crossbeam_channel::bounded(limits.capacity.min(POOL_MAX_BUFFERS));
-        let shared = Arc::new(Shared {
-            tx,
-            rx,
-            pool_tx,
-            pool_rx,
-            counters: self.counters.unwrap_or_default(),
-            queued_bytes: CachePadded::new(AtomicUsize::new(0)),
-            closed: AtomicBool::new(false),
-            warned_closed: AtomicBool::new(false),
-            limits,
-        });
+        let shared = Arc::new(Shared::new(limits, self.counters.unwrap_or_default()));
         let writer = self.writer.unwrap_or_else(|| Box::new(writers::stdout()));
         let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(16);
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
@@ -461,6 +446,7 @@ impl SinkBuilder {
                 worker.run();
             })
             .map_err(ConfigError::Spawn)?;
+        let _ = shared.worker.set(handle.thread().clone());
         let guard = FlushGuard::new(
             shared.clone(),
             ctrl_tx,

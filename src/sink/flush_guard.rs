@@ -85,7 +85,7 @@ impl FlushGuard {
     /// assert!(guard.flush(Duration::from_secs(1)));
     /// ```
     pub fn flush(&self, timeout: Duration) -> bool {
-        flush(&self.ctrl, timeout)
+        flush(&self.shared, &self.ctrl, timeout)
     }
 
     /// The flush deadline at shutdown.
@@ -96,7 +96,7 @@ impl FlushGuard {
     /// A handle that can ask for a flush from elsewhere (the panic hook),
     /// without owning the shutdown.
     pub(crate) fn flusher(&self) -> Flusher {
-        Flusher(self.ctrl.clone())
+        Flusher(self.shared.clone(), self.ctrl.clone())
     }
 
     /// A snapshot of the counters (the same as [`Sink::stats`](super::Sink::stats)).
@@ -109,26 +109,27 @@ impl FlushGuard {
     /// assert_eq!(stats.submitted, stats.written + stats.dropped.total() + stats.in_flight);
     /// ```
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot()
+        super::Sink::from_shared(self.shared.clone()).stats()
     }
 }
 
 /// Asks the worker for a flush; see [`FlushGuard::flush`].
 #[derive(Clone)]
-pub(crate) struct Flusher(Sender<Control>);
+pub(crate) struct Flusher(Arc<Shared>, Sender<Control>);
 
 impl Flusher {
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        flush(&self.0, timeout)
+        flush(&self.0, &self.1, timeout)
     }
 }
 
-fn flush(ctrl: &Sender<Control>, timeout: Duration) -> bool {
+fn flush(shared: &Shared, ctrl: &Sender<Control>, timeout: Duration) -> bool {
     let deadline = deadline_after(timeout);
     let (tx, rx) = crossbeam_channel::bounded(1);
     if ctrl.send_deadline(Control::Flush(tx), deadline).is_err() {
         return false;
     }
+    shared.wake_now();
     rx.recv_deadline(deadline).unwrap_or(false)
 }
 
@@ -140,6 +141,7 @@ impl Drop for FlushGuard {
         let _ = self
             .ctrl
             .send_deadline(Control::Shutdown { deadline }, deadline);
+        self.shared.wake_now();
         // The worker stops at the deadline; allow it a moment to say so.
         let exited = matches!(
             self.done.recv_deadline(deadline + EXIT_GRACE),
@@ -151,14 +153,12 @@ impl Drop for FlushGuard {
                 let _ = handle.join();
             }
         }
-        // Nothing reads the queue from now on. Pairs with the check after a
-        // send in `Sink::submit`: a record sent concurrently is either seen
-        // by the drain below or drained by its sender.
+        // Nothing reads the lanes from now on. A record pushed as this
+        // closes them is counted by the next submit on its thread, or by
+        // the next `stats()`, which drain closed lanes.
         self.shared.closed.store(true, SeqCst);
         fence(SeqCst);
-        while let Ok(r) = self.shared.rx.try_recv() {
-            self.shared.discard(r, DropReason::Shutdown);
-        }
+        self.shared.drain_closed();
         let lost = counters.dropped_count(DropReason::Shutdown) - lost_before;
         let stuck = if exited {
             0

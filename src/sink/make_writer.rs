@@ -61,9 +61,7 @@ impl Write for SinkWriter<'_> {
 impl Drop for SinkWriter<'_> {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.buf);
-        if buf.is_empty() {
-            self.sink.shared.recycle(buf);
-        } else {
+        if !buf.is_empty() {
             // Counted either way; the caller of a writer has no use for it.
             let _ = self.sink.submit(self.level, buf);
         }

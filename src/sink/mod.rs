@@ -1,19 +1,23 @@
-//! The bounded async sink: callers hand over encoded records, one background
-//! thread writes them.
+//! The bounded async sink: callers hand records over to their own thread's
+//! lane, one background thread formats and writes them.
 //!
 //! # Guarantees
 //!
 //! - **The caller never blocks** (with the default [`Overflow::DropNewest`]):
-//!   [`Sink::submit`] takes no lock, makes no syscall and, with buffers from
-//!   [`Sink::buffer`], allocates nothing in the steady state.
-//! - **Memory is bounded** three ways: a record count ([`SinkBuilder::capacity`]),
-//!   a budget for the bytes queued ([`SinkBuilder::byte_budget`]) and a maximum
-//!   record size ([`SinkBuilder::max_record`]). A record count alone is no
-//!   bound: 128 000 records of 1 MiB each are 125 GiB.
+//!   [`Sink::submit`] takes no lock, makes no syscall and allocates nothing
+//!   in the steady state; it writes only its own thread's lane, so on the
+//!   common path no cache line is written by both a caller and the worker.
+//! - **Memory is bounded** in total, whatever the number of threads: each
+//!   thread's lane holds at most [`SinkBuilder::capacity`] records, its ring
+//!   grows only as far as the global [`SinkBuilder::byte_budget`] pays for,
+//!   and one record is at most [`SinkBuilder::max_record`] bytes.
 //! - **Every record is accounted for**: it is written, dropped with a
 //!   [`DropReason`], or still in flight, and
 //!   `submitted == written + dropped.total() + in_flight` holds at every
 //!   [`Stats`] snapshot.
+//! - **Order and fairness**: one thread's records are written in the order
+//!   it logged them; the worker takes a bounded batch from each lane in
+//!   turn, so under overload every thread gets its share of the writer.
 //! - **Drops are reported in the log itself**: after drops, the worker writes
 //!   one record such as
 //!   `{"timestamp":"…","level":"WARN","fields":{"message":"events dropped","queue_full":1234,"shed":56},"target":"layer_safe"}`
@@ -29,9 +33,11 @@
 //! | file | what |
 //! | --- | --- |
 //! | `mod.rs` | [`Sink`], the producer handle, and the state it shares with the worker |
+//! | `lane.rs` | one thread's lane: its ring, its counters, the budget its segments take |
 //! | `config.rs` | [`SinkBuilder`], [`Overflow`], [`ConfigError`], the defaults |
-//! | `submit.rs` | the caller's path: size limit, shedding, byte budget, overflow policies |
-//! | `worker.rs` | the worker thread, a small state machine: batch, write, retry, report, shut down |
+//! | `submit.rs` | the caller's path: size limit, shedding, overflow policies |
+//! | `worker.rs` | the worker thread, a small state machine: drain lanes, format, write, retry, report, shut down |
+//! | `batch.rs` | the worker's batch, with exact accounting of partial writes |
 //! | `flush_guard.rs` | [`FlushGuard`]: flush on demand, drain on drop within a deadline |
 //! | `status.rs` | the rate-limited stderr status channel for internal errors |
 //! | `report.rs` | the in-band drop report and the truncation record |
@@ -52,19 +58,22 @@
 //! assert_eq!(sink.stats().written, 1);
 //! ```
 
+use std::cell::RefCell;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use crossbeam_channel::{Receiver, Sender};
-use crossbeam_utils::CachePadded;
+use thread_local::ThreadLocal;
 use tracing_core::Level;
 
-use crate::stats::{Counters, DropReason, Stats};
+use crate::clock::{Clock, WallClock};
+use crate::stats::{level_index, Counters, DropReason, Stats};
 
 mod batch;
 mod config;
+mod drain;
 mod flush_guard;
+mod lane;
 mod make_writer;
 mod report;
 mod status;
@@ -75,21 +84,21 @@ pub mod writers;
 pub use config::{ConfigError, Overflow, SinkBuilder};
 pub use flush_guard::FlushGuard;
 pub(crate) use flush_guard::Flusher;
+use lane::{Budget, Lane, LaneLimits, LaneShared};
 pub use make_writer::SinkWriter;
 
-/// Initial capacity of a buffer made when the pool is empty: most records
-/// fit, so a buffer rarely grows more than once in its life.
-const NEW_BUFFER_CAPACITY: usize = 512;
-/// Buffers that grew beyond this are freed rather than pooled, so the pool
-/// holds at most `POOL_MAX_BUFFERS * POOL_MAX_BUFFER_CAPACITY` (8 MiB) idle.
-const POOL_MAX_BUFFER_CAPACITY: usize = 8 * 1024;
-/// At most this many idle buffers are kept.
-const POOL_MAX_BUFFERS: usize = 1024;
+/// The kind of a record that is a finished line (from [`Sink::submit`]);
+/// other kinds name the [`Render`] that formats the record.
+pub(crate) const RAW: u8 = 0;
 
-/// One encoded record in the queue.
-pub(crate) struct Record {
-    pub(crate) level: Level,
-    pub(crate) buf: Vec<u8>,
+/// Formats captured records on the worker: implemented by the layer that
+/// captures them, registered with [`Sink::register`]. The sink knows
+/// nothing of what a payload holds.
+pub(crate) trait Render: Send + Sync {
+    /// Appends the line (ending in `\n`, at most `max_record` bytes) for
+    /// `payload` to `out`. Returns whether a value was cut to fit.
+    fn render(&self, payload: &[u8], clock: &WallClock, max_record: usize, out: &mut Vec<u8>)
+        -> bool;
 }
 
 /// Configuration after validation, shared read-only.
@@ -99,9 +108,10 @@ pub(crate) struct Limits {
     pub(crate) byte_budget: usize,
     pub(crate) max_record: usize,
     pub(crate) overflow: Overflow,
-    /// Records queued at or above which events below `WARN` are shed.
+    /// Records queued in one lane at or above which events below `WARN` are
+    /// shed.
     pub(crate) high_water_records: usize,
-    /// Bytes queued above which events below `WARN` are shed.
+    /// Bytes queued in one lane above which events below `WARN` are shed.
     pub(crate) high_water_bytes: usize,
     /// Whether this sink writes the process's lint violations in-band. The
     /// store is process-wide, so only the sink `init` installs does; a sink
@@ -109,25 +119,41 @@ pub(crate) struct Limits {
     pub(crate) report_violations: bool,
 }
 
+impl Limits {
+    /// The bounds of each lane: a lane may grow to half the budget, so a
+    /// burst from one thread leaves room for the others.
+    pub(crate) fn lane(&self) -> LaneLimits {
+        let frame = self.max_record + lane::HEADER + 2;
+        let max_bytes = if self.byte_budget / 2 >= frame {
+            self.byte_budget / 2
+        } else {
+            self.byte_budget
+        };
+        LaneLimits {
+            records: self.capacity as u64,
+            max_bytes,
+        }
+    }
+}
+
 /// Everything the producers, the worker and the guard share.
-///
-/// One `Arc` for all of it: cloning a [`Sink`] is one reference count, and the
-/// channel ends live as long as anyone needs them (the worker never sees the
-/// queue disconnect; it stops when the guard tells it to).
 pub(crate) struct Shared {
-    pub(crate) tx: Sender<Record>,
-    /// The consuming end. Also held by producers: [`Overflow::DropOldest`]
-    /// steals from it, and a submit racing with shutdown drains it.
-    pub(crate) rx: Receiver<Record>,
-    /// Emptied buffers, handed back by the worker (and by rejected submits).
-    pub(crate) pool_tx: Sender<Vec<u8>>,
-    pub(crate) pool_rx: Receiver<Vec<u8>>,
+    /// This thread's lane (made on its first record).
+    lanes: ThreadLocal<RefCell<Lane>>,
+    /// Every lane's reading end, in the order they were made; the worker
+    /// keeps a copy and looks again when `lane_count` moves.
+    readers: Mutex<Vec<Arc<LaneShared>>>,
+    lane_count: AtomicUsize,
+    pub(crate) budget: Budget,
     pub(crate) counters: Arc<Counters>,
-    /// Bytes of the records now in the queue. Every producer and the worker
-    /// change it: its own cache line.
-    pub(crate) queued_bytes: CachePadded<AtomicUsize>,
+    renderers: RwLock<Vec<Arc<dyn Render>>>,
+    pub(crate) clock: Clock,
+    /// The worker's thread, to wake it from its idle park.
+    pub(crate) worker: OnceLock<std::thread::Thread>,
+    /// The worker parks: the next record wakes it.
+    pub(crate) parked: AtomicBool,
     /// Set once the guard has finished shutting down: nothing will read the
-    /// queue any more, so what is submitted after is dropped as `Shutdown`.
+    /// lanes any more, so what is submitted after is dropped as `Shutdown`.
     pub(crate) closed: AtomicBool,
     /// The one stderr line about events logged after the guard was dropped
     /// has been printed.
@@ -136,23 +162,113 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Drops a record taken back out of the queue (stolen by `DropOldest`,
-    /// or drained at shutdown): its bytes leave the budget, it is counted.
-    pub(crate) fn discard(&self, r: Record, reason: DropReason) {
-        self.queued_bytes.fetch_sub(r.buf.len(), Relaxed);
-        self.counters.dropped(reason, r.level);
-        self.recycle(r.buf);
-    }
-
-    /// Hands an emptied buffer back to the pool, or frees it when the pool is
-    /// full or the buffer grew too big to keep.
-    #[inline]
-    pub(crate) fn recycle(&self, mut buf: Vec<u8>) {
-        if buf.capacity() <= POOL_MAX_BUFFER_CAPACITY {
-            buf.clear();
-            let _ = self.pool_tx.try_send(buf);
+    pub(crate) fn new(limits: Limits, counters: Arc<Counters>) -> Shared {
+        Shared {
+            lanes: ThreadLocal::new(),
+            readers: Mutex::new(Vec::new()),
+            lane_count: AtomicUsize::new(0),
+            budget: Budget::new(limits.byte_budget),
+            counters,
+            renderers: RwLock::new(Vec::new()),
+            clock: Clock::new(),
+            worker: OnceLock::new(),
+            parked: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            warned_closed: AtomicBool::new(false),
+            limits,
         }
     }
+
+    /// Runs `f` with this thread's lane; `None` when the thread is already
+    /// inside `f` (a record submitted from a record's own formatting).
+    #[inline]
+    pub(crate) fn with_lane<R>(&self, f: impl FnOnce(&mut Lane) -> R) -> Option<R> {
+        let cell = self.lanes.get_or(|| RefCell::new(self.new_lane()));
+        let mut lane = cell.try_borrow_mut().ok()?;
+        Some(f(&mut lane))
+    }
+
+    #[cold]
+    fn new_lane(&self) -> Lane {
+        let lane = Lane::new(&self.budget, self.limits.lane(), self.counters.lane());
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        readers.push(lane.shared.clone());
+        self.lane_count.store(readers.len(), Release);
+        lane
+    }
+
+    /// The lanes' reading ends, when there are more than `known`.
+    pub(crate) fn readers_since(&self, known: usize) -> Option<Vec<Arc<LaneShared>>> {
+        if self.lane_count.load(Acquire) == known {
+            return None;
+        }
+        Some(self.readers.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    /// Every lane's reading end now.
+    pub(crate) fn readers(&self) -> Vec<Arc<LaneShared>> {
+        self.readers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The renderer of records of `kind`.
+    pub(crate) fn renderer(&self, kind: u8) -> Option<Arc<dyn Render>> {
+        let r = self.renderers.read().unwrap_or_else(|p| p.into_inner());
+        r.get(usize::from(kind).checked_sub(1)?).cloned()
+    }
+
+    /// Wakes the worker if it parked.
+    #[inline]
+    pub(crate) fn wake(&self) {
+        if self.parked.load(Relaxed) {
+            self.wake_now();
+        }
+    }
+
+    #[cold]
+    pub(crate) fn wake_now(&self) {
+        self.parked.store(false, Relaxed);
+        if let Some(t) = self.worker.get() {
+            t.unpark();
+        }
+    }
+
+    /// Drops what the lanes still hold once nothing reads them, counting it
+    /// as `Shutdown`.
+    pub(crate) fn drain_closed(&self) {
+        let mut scratch = Vec::new();
+        for lane in self.readers() {
+            let mut reader = lane.reader();
+            let mut n = 0;
+            loop {
+                scratch.clear();
+                if reader.pop_into(&self.budget, &mut scratch).is_none() {
+                    break;
+                }
+                self.counters
+                    .dropped(DropReason::Shutdown, record_level(&scratch));
+                n += 1;
+            }
+            lane.add_popped(&reader, n);
+        }
+    }
+}
+
+/// The level a record's payload starts with.
+#[inline]
+pub(crate) fn record_level(payload: &[u8]) -> Level {
+    match payload.first() {
+        Some(0) => Level::TRACE,
+        Some(1) => Level::DEBUG,
+        Some(2) => Level::INFO,
+        Some(3) => Level::WARN,
+        _ => Level::ERROR,
+    }
+}
+
+/// The byte a payload starts with for `level`.
+#[inline]
+pub(crate) fn level_byte(level: Level) -> u8 {
+    level_index(level) as u8
 }
 
 /// The producer side of the sink: cheap to clone, shared by every thread.
@@ -171,7 +287,7 @@ impl Shared {
 /// use tracing_core::Level;
 ///
 /// let (sink, guard) = Sink::builder().writer(std::io::sink()).build()?;
-/// let producer = sink.clone(); // clones share one queue
+/// let producer = sink.clone(); // clones share one sink
 /// std::thread::spawn(move || {
 ///     let mut record = producer.buffer();
 ///     record.extend_from_slice(b"{\"fields\":{\"message\":\"hello\"}}\n");
@@ -209,8 +325,8 @@ impl Sink {
         SinkBuilder::default()
     }
 
-    /// An empty buffer for one record: one the worker handed back when there
-    /// is one, so the steady state allocates nothing; a new one otherwise.
+    /// An empty buffer for one record: the one this thread last submitted,
+    /// emptied, so the steady state allocates nothing.
     ///
     /// # Examples
     ///
@@ -221,10 +337,9 @@ impl Sink {
     /// ```
     #[inline]
     pub fn buffer(&self) -> Vec<u8> {
-        match self.shared.pool_rx.try_recv() {
-            Ok(buf) => buf,
-            Err(_) => Vec::with_capacity(NEW_BUFFER_CAPACITY),
-        }
+        self.shared
+            .with_lane(|lane| std::mem::take(&mut lane.spare))
+            .unwrap_or_default()
     }
 
     /// The largest record the sink takes whole, in bytes (the trailing `\n`
@@ -254,12 +369,34 @@ impl Sink {
     /// assert_eq!(stats.submitted, 0);
     /// ```
     pub fn stats(&self) -> Stats {
+        if self.shared.closed.load(Acquire) {
+            // A record that slipped in as the guard closed is lost: count it.
+            self.shared.drain_closed();
+        }
         self.shared.counters.snapshot()
     }
 
-    #[allow(dead_code)] // used by the layer and the drop-in builder
+    /// The largest captured record a lane takes whole.
+    pub(crate) fn max_capture(&self) -> usize {
+        let l = &self.shared.limits;
+        (l.lane().max_bytes - lane::HEADER - 1).min(l.max_record.saturating_mul(4))
+    }
+
     pub(crate) fn counters(&self) -> &Arc<Counters> {
         &self.shared.counters
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// Registers the renderer of a layer's records; returns their kind, or
+    /// `None` when 255 are registered already.
+    pub(crate) fn register(&self, render: Arc<dyn Render>) -> Option<u8> {
+        let mut r = self.shared.renderers.write().unwrap_or_else(|p| p.into_inner());
+        let kind = u8::try_from(r.len() + 1).ok()?;
+        r.push(render);
+        Some(kind)
     }
 
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Sink {
@@ -270,7 +407,8 @@ impl Sink {
 impl fmt::Debug for Sink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sink")
-            .field("queued", &self.shared.tx.len())
+            .field("lanes", &self.shared.lane_count.load(Relaxed))
+            .field("budget_used", &self.shared.budget.used())
             .field("limits", &self.shared.limits)
             .finish_non_exhaustive()
     }
@@ -282,7 +420,7 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn pool_reuses_buffers() {
+    fn buffers_are_reused() {
         let (sink, guard) = Sink::builder().writer(std::io::sink()).build().unwrap();
         let mut b = sink.buffer();
         b.extend_from_slice(b"x\n");
@@ -291,17 +429,25 @@ mod tests {
         assert!(guard.flush(Duration::from_secs(5)));
         let again = sink.buffer();
         assert!(again.is_empty());
-        assert_eq!(again.as_ptr(), ptr, "the worker handed the buffer back");
+        assert_eq!(again.as_ptr(), ptr, "the thread's buffer came back");
     }
 
     #[test]
-    fn big_buffers_are_not_pooled() {
+    fn short_lived_threads_reuse_lanes() {
         let (sink, guard) = Sink::builder().writer(std::io::sink()).build().unwrap();
-        let mut b = Vec::with_capacity(POOL_MAX_BUFFER_CAPACITY * 2);
-        b.extend_from_slice(b"x\n");
-        sink.submit(Level::INFO, b).unwrap();
+        for i in 0..200 {
+            let s = sink.clone();
+            std::thread::spawn(move || {
+                let mut b = s.buffer();
+                b.extend_from_slice(format!("{i}\n").as_bytes());
+                s.submit(Level::INFO, b).unwrap();
+            })
+            .join()
+            .unwrap();
+        }
         assert!(guard.flush(Duration::from_secs(5)));
-        assert_eq!(sink.buffer().capacity(), NEW_BUFFER_CAPACITY);
-        assert_eq!(sink.stats().dropped.get(DropReason::QueueFull), 0);
+        // One thread at a time: a lane or two, not 200.
+        assert!(sink.shared.readers().len() <= 2);
+        assert_eq!(sink.stats().written, 200);
     }
 }

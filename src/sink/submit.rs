@@ -1,25 +1,22 @@
-//! The caller's path: size limit, shedding, byte budget, overflow policies.
+//! The caller's path: size limit, shedding, overflow policies.
 //!
-//! Every submit is counted as submitted first, then gets exactly one
-//! outcome: queued (later written or dropped by the worker or the guard), or
-//! dropped here with a reason. Whoever takes a record out of the queue (the
-//! worker, a `DropOldest` producer, the guard at shutdown) subtracts its bytes
-//! from the byte budget.
+//! Every record is counted as submitted first, in its thread's lane, then
+//! gets exactly one outcome: queued in the lane (later written or dropped
+//! by the worker or the guard), or dropped here with a reason. Nothing here
+//! writes a cache line the worker writes: the lane's counters and ring
+//! tail are this thread's; the worker's progress is read only when the
+//! lane's cached view says it is getting full.
 
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{SendTimeoutError, TrySendError};
 use tracing_core::Level;
 
-use super::{report, Overflow, Record, Sink};
+use super::lane::{Full, Lane};
+use super::{level_byte, record_level, report, Overflow, Shared, Sink, RAW};
 use crate::stats::DropReason;
 
-/// How many times a `DropOldest` submit steals and retries before giving up
-/// (other producers can refill the freed slot first).
-const STEAL_ATTEMPTS: usize = 8;
-/// How many queued records one `DropOldest` submit may evict to fit in the
-/// byte budget (a 64 KiB record among 100-byte ones needs hundreds).
+/// How many of its own oldest records one `DropOldest` submit may evict
+/// (a 64 KiB record among 100-byte ones needs hundreds).
 const MAX_EVICTIONS: usize = 1024;
 
 impl Sink {
@@ -51,189 +48,190 @@ impl Sink {
     #[inline]
     pub fn submit(&self, level: Level, mut record: Vec<u8>) -> Result<(), DropReason> {
         let s = &*self.shared;
-        // Before any outcome (see `Counters::snapshot`).
-        s.counters.submitted();
-        if s.closed.load(Relaxed) {
-            // The guard is gone: nothing will read the queue.
-            s.counters.dropped(DropReason::Shutdown, level);
-            s.recycle(record);
-            self.warn_closed();
-            return Err(DropReason::Shutdown);
-        }
         if record.len() > s.limits.max_record || record.last() != Some(&b'\n') {
             if record.is_empty() {
                 // Nothing to write: not a blank line, which is no JSON.
+                let done = s.with_lane(|lane| {
+                    lane.count_submitted();
+                    lane.spare = record;
+                });
+                if done.is_none() {
+                    s.counters.submitted();
+                }
                 s.counters.written(1, 0);
-                s.recycle(record);
                 return Ok(());
             }
-            record = self.fit(level, record)?;
+            record = match fit(s, level, record) {
+                Ok(r) => r,
+                Err(reason) => {
+                    self.count_lone_drop(level, reason);
+                    return Err(reason);
+                }
+            };
         }
-        let len = record.len();
-        let queued = s.queued_bytes.fetch_add(len, Relaxed) + len;
-        if level > Level::WARN
-            && (queued > s.limits.high_water_bytes || s.tx.len() >= s.limits.high_water_records)
-        {
-            return Err(self.reject(level, record, DropReason::Shed));
-        }
-        let rec = Record { level, buf: record };
-        let sent = match s.limits.overflow {
-            Overflow::DropNewest => self.drop_newest(rec, queued),
-            Overflow::DropOldest => self.drop_oldest(rec, queued),
-            Overflow::Block { timeout } => self.block(rec, queued, timeout),
-        };
-        // Checked after the send: if the guard closed the queue meanwhile,
-        // either it drained this record or this sees `closed` (both sides are
-        // SeqCst: the send's tail update and the guard's fenced emptiness
-        // check) and drains it here. Still `Ok`: the record was queued, and
-        // the worker may have written it before it stopped; whichever way it
-        // went (written, or drained as `Shutdown`) is counted where it
-        // happened. `Err` says only "dropped here, never queued".
-        if sent.is_ok() && s.closed.load(SeqCst) {
-            self.drain_closed();
-        }
-        sent
+        let outcome = s.with_lane(|lane| {
+            // The payload is the level byte and the line: one push.
+            record.insert(0, level_byte(level));
+            let r = push(s, lane, RAW, level, &record);
+            record.clear();
+            lane.spare = record;
+            r
+        });
+        outcome.unwrap_or_else(|| {
+            // Submitted from inside this thread's own submit.
+            self.count_lone_drop(level, DropReason::Recursion);
+            Err(DropReason::Recursion)
+        })
     }
 
-    /// Makes an oversize or unterminated record fit: cold.
-    #[cold]
-    fn fit(&self, level: Level, mut record: Vec<u8>) -> Result<Vec<u8>, DropReason> {
-        let s = &*self.shared;
-        if record.last() != Some(&b'\n') {
-            record.push(b'\n');
-        }
-        if record.len() <= s.limits.max_record {
-            return Ok(record);
-        }
-        let mut out = self.buffer();
-        if report::truncate(&record, level, s.limits.max_record, &mut out) {
-            s.counters.truncated();
-            s.recycle(record);
-            Ok(out)
-        } else {
-            s.recycle(out);
-            s.counters.dropped(DropReason::Oversize, level);
-            s.recycle(record);
-            Err(DropReason::Oversize)
-        }
-    }
-
-    /// Drops a record that holds a byte reservation: releases it, counts the
-    /// drop, and hands the buffer back to the pool.
+    /// Queues a captured record of `kind` (payload starting with its level
+    /// byte) in this thread's lane.
     #[inline]
-    fn reject(&self, level: Level, buf: Vec<u8>, reason: DropReason) -> DropReason {
+    pub(crate) fn push(&self, kind: u8, level: Level, payload: &[u8]) -> Result<(), DropReason> {
         let s = &*self.shared;
-        s.queued_bytes.fetch_sub(buf.len(), Relaxed);
-        s.counters.dropped(reason, level);
-        s.recycle(buf);
-        reason
+        s.with_lane(|lane| push(s, lane, kind, level, payload))
+            .unwrap_or_else(|| {
+                self.count_lone_drop(level, DropReason::Recursion);
+                Err(DropReason::Recursion)
+            })
     }
 
-    #[inline]
-    fn drop_newest(&self, rec: Record, queued: usize) -> Result<(), DropReason> {
-        let s = &*self.shared;
-        if queued > s.limits.byte_budget {
-            return Err(self.reject(rec.level, rec.buf, DropReason::ByteBudget));
-        }
-        match s.tx.try_send(rec) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(r)) => Err(self.reject(r.level, r.buf, DropReason::QueueFull)),
-            // Unreachable (`Shared` holds both ends), but never panic.
-            Err(TrySendError::Disconnected(r)) => {
-                Err(self.reject(r.level, r.buf, DropReason::Shutdown))
-            }
-        }
-    }
-
-    fn drop_oldest(&self, mut rec: Record, mut queued: usize) -> Result<(), DropReason> {
-        let s = &*self.shared;
-        // Evict the oldest until this record's bytes fit. Bounded: other
-        // producers may be adding bytes as fast as this removes them.
-        let mut evicted = 0;
-        while queued > s.limits.byte_budget {
-            if evicted == MAX_EVICTIONS {
-                return Err(self.reject(rec.level, rec.buf, DropReason::ByteBudget));
-            }
-            match s.rx.try_recv() {
-                Ok(old) => {
-                    evicted += 1;
-                    self.shared.discard(old, DropReason::ByteBudget);
-                    // Everyone's reservations, this record's included.
-                    queued = s.queued_bytes.load(Relaxed);
-                }
-                Err(_) => return Err(self.reject(rec.level, rec.buf, DropReason::ByteBudget)),
-            }
-        }
-        for _ in 0..STEAL_ATTEMPTS {
-            match s.tx.try_send(rec) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Full(r)) => {
-                    rec = r;
-                    if let Ok(old) = s.rx.try_recv() {
-                        self.shared.discard(old, DropReason::QueueFull);
-                    }
-                }
-                Err(TrySendError::Disconnected(r)) => {
-                    return Err(self.reject(r.level, r.buf, DropReason::Shutdown))
-                }
-            }
-        }
-        Err(self.reject(rec.level, rec.buf, DropReason::QueueFull))
-    }
-
-    fn block(&self, rec: Record, queued: usize, timeout: Duration) -> Result<(), DropReason> {
-        let s = &*self.shared;
-        let deadline = Instant::now() + timeout;
-        if queued > s.limits.byte_budget {
-            // Wait for the worker to take bytes out, re-reserving each time.
-            let len = rec.buf.len();
-            let mut backoff = Duration::from_micros(50);
-            loop {
-                s.queued_bytes.fetch_sub(len, Relaxed);
-                let now = Instant::now();
-                if now >= deadline {
-                    s.counters.dropped(DropReason::ByteBudget, rec.level);
-                    s.recycle(rec.buf);
-                    return Err(DropReason::ByteBudget);
-                }
-                std::thread::sleep(backoff.min(deadline - now));
-                backoff = (backoff * 2).min(Duration::from_millis(5));
-                if s.queued_bytes.fetch_add(len, Relaxed) + len <= s.limits.byte_budget {
-                    break;
-                }
-            }
-        }
-        match s.tx.send_deadline(rec, deadline) {
-            Ok(()) => Ok(()),
-            Err(SendTimeoutError::Timeout(r)) => {
-                Err(self.reject(r.level, r.buf, DropReason::QueueFull))
-            }
-            Err(SendTimeoutError::Disconnected(r)) => {
-                Err(self.reject(r.level, r.buf, DropReason::Shutdown))
-            }
-        }
-    }
-
-    /// Says once, on stderr, why nothing is written any more: the usual
-    /// cause is `let _ = layer_safe::init();`, which drops the guard at once.
+    /// Counts a record dropped before it reached a lane.
     #[cold]
-    fn warn_closed(&self) {
-        if !self.shared.warned_closed.swap(true, Relaxed) {
-            eprintln!(
-                "layer-safe: an event was logged after the sink's FlushGuard was dropped; \
-                 it and later ones are not written. Keep the guard alive for as long as \
-                 you log: `let _guard = layer_safe::init();` in main (not `let _ = ...`); \
-                 in a test binary, keep one guard for all tests (in a static)."
-            );
+    fn count_lone_drop(&self, level: Level, reason: DropReason) {
+        let c = &self.shared.counters;
+        c.submitted();
+        c.dropped(reason, level);
+    }
+}
+
+/// The caller's path for one record, in its thread's lane.
+#[inline]
+fn push(s: &Shared, lane: &mut Lane, kind: u8, level: Level, payload: &[u8]) -> Result<(), DropReason> {
+    // Before any outcome (see `Counters::snapshot`).
+    lane.count_submitted();
+    if s.closed.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(closed(s, lane, level));
+    }
+    if level > Level::WARN && above_high_water(s, lane) {
+        lane.count_dropped(DropReason::Shed, level);
+        return Err(DropReason::Shed);
+    }
+    let limits = s.limits.lane();
+    let pushed = match lane.push(kind, payload, &s.budget, limits) {
+        Ok(()) => Ok(()),
+        Err(full) => match s.limits.overflow {
+            Overflow::DropNewest => Err(full),
+            Overflow::DropOldest => drop_oldest(s, lane, kind, payload, full),
+            Overflow::Block { timeout } => block(s, lane, kind, payload, timeout),
+        },
+    };
+    match pushed {
+        Ok(()) => {
+            s.wake();
+            Ok(())
+        }
+        Err(full) => {
+            let reason = match full {
+                Full::Queue => DropReason::QueueFull,
+                Full::Budget => DropReason::ByteBudget,
+            };
+            lane.count_dropped(reason, level);
+            Err(reason)
         }
     }
+}
 
-    /// The queue was closed by the guard: nothing reads it any more, so what
-    /// is in it is lost.
-    #[cold]
-    fn drain_closed(&self) {
-        while let Ok(old) = self.shared.rx.try_recv() {
-            self.shared.discard(old, DropReason::Shutdown);
+/// Whether this lane is above its high-water mark, in records or bytes.
+/// Decided on the lane's cached view, looked at again only when that says
+/// yes (the worker may have taken records since).
+#[inline]
+fn above_high_water(s: &Shared, lane: &mut Lane) -> bool {
+    let over = |lane: &Lane| {
+        let (free, cap) = lane.room();
+        lane.queued_records() >= s.limits.high_water_records as u64
+            || cap.saturating_sub(free) > s.limits.high_water_bytes
+    };
+    if !over(lane) {
+        return false;
+    }
+    lane.refresh(&s.budget, s.limits.lane());
+    over(lane)
+}
+
+/// Makes room by evicting this lane's oldest records, then pushes.
+fn drop_oldest(s: &Shared, lane: &mut Lane, kind: u8, payload: &[u8], full: Full) -> Result<(), Full> {
+    let counters = &s.counters;
+    let reason = match full {
+        Full::Queue => DropReason::QueueFull,
+        Full::Budget => DropReason::ByteBudget,
+    };
+    // The evicted records were queued: their drops are the worker side's
+    // kind of outcome, counted in the shared counters.
+    lane.evict(payload.len(), &s.budget, s.limits.lane(), MAX_EVICTIONS, |old| {
+        counters.dropped(reason, record_level(old));
+    });
+    lane.push(kind, payload, &s.budget, s.limits.lane())
+}
+
+/// Waits up to `timeout` for room (opt-in, for audit logs).
+fn block(s: &Shared, lane: &mut Lane, kind: u8, payload: &[u8], timeout: Duration) -> Result<(), Full> {
+    let deadline = Instant::now() + timeout;
+    let mut backoff = Duration::from_micros(50);
+    loop {
+        s.wake_now();
+        let now = Instant::now();
+        if now >= deadline {
+            return lane.push(kind, payload, &s.budget, s.limits.lane());
         }
+        std::thread::sleep(backoff.min(deadline - now));
+        backoff = (backoff * 2).min(Duration::from_millis(5));
+        lane.refresh(&s.budget, s.limits.lane());
+        match lane.push(kind, payload, &s.budget, s.limits.lane()) {
+            Ok(()) => return Ok(()),
+            Err(_) => continue,
+        }
+    }
+}
+
+/// The guard is gone: nothing reads the lanes. Drops this record, and what
+/// this lane still holds, as `Shutdown`.
+#[cold]
+fn closed(s: &Shared, lane: &mut Lane, level: Level) -> DropReason {
+    lane.count_dropped(DropReason::Shutdown, level);
+    s.drain_closed();
+    warn_closed(s);
+    DropReason::Shutdown
+}
+
+/// Makes an oversize or unterminated record fit: cold.
+#[cold]
+fn fit(s: &Shared, level: Level, mut record: Vec<u8>) -> Result<Vec<u8>, DropReason> {
+    if record.last() != Some(&b'\n') {
+        record.push(b'\n');
+    }
+    if record.len() <= s.limits.max_record {
+        return Ok(record);
+    }
+    let mut out = Vec::with_capacity(s.limits.max_record);
+    if report::truncate(&record, level, s.limits.max_record, &mut out) {
+        s.counters.truncated();
+        Ok(out)
+    } else {
+        Err(DropReason::Oversize)
+    }
+}
+
+/// Says once, on stderr, why nothing is written any more: the usual cause
+/// is `let _ = layer_safe::init();`, which drops the guard at once.
+#[cold]
+fn warn_closed(s: &Shared) {
+    if !s.warned_closed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "layer-safe: an event was logged after the sink's FlushGuard was dropped; \
+             it and later ones are not written. Keep the guard alive for as long as \
+             you log: `let _guard = layer_safe::init();` in main (not `let _ = ...`); \
+             in a test binary, keep one guard for all tests (in a static)."
+        );
     }
 }

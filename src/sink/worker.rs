@@ -24,14 +24,16 @@ use std::any::Any;
 use std::fmt;
 use std::io::{self, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use super::batch::Batch;
+use super::drain::{Lanes, Target};
 use super::status::Status;
-use super::{Record, Shared};
+use super::Shared;
 use crate::contain;
 use crate::path::{Entered, Origin};
 use crate::stats::DropReason;
@@ -64,6 +66,9 @@ const NAP: Duration = Duration::from_micros(500);
 /// After this long without records the worker blocks again, so an idle
 /// process has no wake-ups but the tick.
 const NAP_WINDOW: Duration = Duration::from_millis(100);
+/// The longest an idle, parked worker sleeps before looking at the lanes
+/// again: bounds how late a record that raced the park is written.
+const IDLE_PARK: Duration = Duration::from_millis(100);
 
 /// Requests from the [`FlushGuard`](super::FlushGuard).
 pub(crate) enum Control {
@@ -77,9 +82,9 @@ pub(crate) enum Control {
 /// A flush request waiting for its answer.
 struct Waiter {
     reply: Sender<bool>,
-    /// Answered once this many records have been taken off the queue (those
-    /// queued when the request came), or when the queue is empty.
-    target: u64,
+    /// Answered once every lane was read as far as it stood when the
+    /// request came, or when the lanes are empty.
+    target: Target,
     /// No write or flush failed since the request.
     ok: bool,
 }
@@ -124,14 +129,6 @@ impl Failure {
     }
 }
 
-/// What woke an idle worker.
-enum Woke {
-    Record(Record),
-    Control(Control),
-    ControlClosed,
-    Nothing,
-}
-
 pub(crate) struct Worker {
     shared: Arc<Shared>,
     ctrl: Receiver<Control>,
@@ -140,7 +137,8 @@ pub(crate) struct Worker {
     flush_interval: Duration,
     flush_deadline: Duration,
     batch: Batch,
-    /// Records taken off the queue so far.
+    lanes: Lanes,
+    /// Records taken off the lanes so far.
     taken: u64,
     /// Drop totals by reason already reported in-band.
     reported: [u64; 7],
@@ -169,6 +167,7 @@ impl Worker {
         flush_interval: Duration,
         flush_deadline: Duration,
     ) -> Worker {
+        let lanes = Lanes::new(&shared);
         Worker {
             shared,
             ctrl,
@@ -177,6 +176,7 @@ impl Worker {
             flush_interval,
             flush_deadline,
             batch: Batch::default(),
+            lanes,
             taken: 0,
             reported: [0; 7],
             last_report: None,
@@ -237,8 +237,8 @@ impl Worker {
                 return;
             }
             if self.batch.is_empty() {
-                let queue_empty = self.shared.rx.is_empty();
-                if self.quiescing(queue_empty) {
+                let empty = self.lanes.is_empty(&self.shared);
+                if self.quiescing(empty) {
                     // A flush or the shutdown is owed an answer: the pending
                     // drop report goes out first, then the writer is flushed.
                     if !std::mem::replace(&mut self.quiesce_reported, true)
@@ -249,18 +249,20 @@ impl Worker {
                     }
                     self.quiesce_reported = false;
                     self.flush_writer();
-                    self.answer_waiters(queue_empty);
-                    if queue_empty && self.shutdown.is_some() {
+                    self.answer_waiters(empty);
+                    if empty && self.shutdown.is_some() {
                         return;
                     }
                     continue;
                 }
-                if queue_empty {
+                if empty {
                     self.flush_writer();
                     if !self.begin_batch(false) {
                         self.wait(now);
                         continue;
                     }
+                } else {
+                    self.begin_batch(false);
                 }
             }
             self.fill();
@@ -272,15 +274,15 @@ impl Worker {
     }
 
     /// Whether a flush request can be answered, or the shutdown finished.
-    fn quiescing(&self, queue_empty: bool) -> bool {
-        (queue_empty && self.shutdown.is_some())
+    fn quiescing(&self, empty: bool) -> bool {
+        (empty && self.shutdown.is_some())
             || self
                 .waiters
                 .iter()
-                .any(|w| queue_empty || self.taken >= w.target)
+                .any(|w| empty || self.lanes.reached(&w.target))
     }
 
-    /// Naps (see [`NAP`]), or blocks until a record, a request or the next
+    /// Naps (see [`NAP`]), or parks until a record, a request or the next
     /// tick.
     fn wait(&mut self, now: Instant) {
         let timeout = match (self.unreported(), self.last_report) {
@@ -288,52 +290,25 @@ impl Worker {
             _ => IDLE_TICK,
         };
         if now.saturating_duration_since(self.last_busy) < NAP_WINDOW {
-            // The main loop polls the queue and the requests after the nap.
+            // The main loop polls the lanes and the requests after the nap.
             std::thread::sleep(NAP.min(timeout));
             return;
         }
-        let woke = if self.ctrl_open {
-            select! {
-                recv(self.shared.rx) -> r => r.map_or(Woke::Nothing, Woke::Record),
-                recv(self.ctrl) -> c => c.map_or(Woke::ControlClosed, Woke::Control),
-                default(timeout) => Woke::Nothing,
-            }
-        } else {
-            self.shared
-                .rx
-                .recv_timeout(timeout)
-                .map_or(Woke::Nothing, Woke::Record)
-        };
-        match woke {
-            Woke::Record(r) => self.take(r),
-            Woke::Control(c) => self.on_control(c),
-            Woke::ControlClosed => self.on_control_closed(),
-            Woke::Nothing => {}
+        // The next record wakes a parked worker (`Shared::wake`). The caller
+        // checks the flag without a fence, so a record pushed just as the
+        // worker parks can miss it: `IDLE_PARK` bounds how long it waits.
+        self.shared.parked.store(true, SeqCst);
+        if self.lanes.is_empty(&self.shared) && self.ctrl.is_empty() {
+            std::thread::park_timeout(timeout.min(IDLE_PARK));
         }
+        self.shared.parked.store(false, Relaxed);
     }
 
-    /// Takes what is queued into the batch, up to its limits.
+    /// Takes what the lanes hold into the batch, formatted, up to its limits.
     fn fill(&mut self) {
-        while self.batch.len() < BATCH_BYTES && self.batch.records() < BATCH_RECORDS {
-            match self.shared.rx.try_recv() {
-                Ok(r) => self.take(r),
-                Err(_) => break,
-            }
-        }
-    }
-
-    /// Moves one record from the queue into the batch and its buffer back to
-    /// the pool.
-    fn take(&mut self, r: Record) {
-        self.shared
-            .queued_bytes
-            .fetch_sub(r.buf.len(), std::sync::atomic::Ordering::Relaxed);
-        self.taken += 1;
-        if self.batch.is_empty() {
-            self.begin_batch(false);
-        }
-        self.batch.push(&r.buf, r.level);
-        self.shared.recycle(r.buf);
+        self.taken += self
+            .lanes
+            .fill(&self.shared, &mut self.batch, BATCH_BYTES, BATCH_RECORDS);
     }
 
     /// Starts a batch, with the drop report when drops are unreported and a
@@ -352,8 +327,7 @@ impl Worker {
     /// Drop totals by reason and their increase since the last report, when
     /// anything was dropped since.
     fn unreported(&self) -> Option<([u64; 7], [u64; 7])> {
-        let c = &self.shared.counters;
-        let totals = DropReason::ALL.map(|r| c.dropped_count(r));
+        let totals = self.shared.counters.dropped_counts();
         let mut delta = [0; 7];
         for i in 0..7 {
             delta[i] = totals[i].saturating_sub(self.reported[i]);
@@ -527,7 +501,7 @@ impl Worker {
         match c {
             Control::Flush(reply) => self.waiters.push(Waiter {
                 reply,
-                target: self.taken + self.shared.rx.len() as u64,
+                target: self.lanes.target(&self.shared),
                 ok: true,
             }),
             Control::Shutdown { deadline } => {
@@ -545,10 +519,10 @@ impl Worker {
     }
 
     /// Answers the flush requests that are satisfied.
-    fn answer_waiters(&mut self, queue_empty: bool) {
-        let taken = self.taken;
+    fn answer_waiters(&mut self, empty: bool) {
+        let lanes = &self.lanes;
         self.waiters.retain(|w| {
-            let done = queue_empty || taken >= w.target;
+            let done = empty || lanes.reached(&w.target);
             if done {
                 let _ = w.reply.try_send(w.ok);
             }

@@ -1,0 +1,169 @@
+//! A captured event, decoded on the worker, and its rendering into a line
+//! that fits the sink's maximum record size.
+
+use tracing_core::{Level, Metadata};
+
+use super::record::{self, Reader, SpanView, CUT, LOG, THREAD};
+use super::time::Now;
+use super::truncate::MARKER_MAX;
+use super::value::Acc;
+use super::visitor::EventVisitor;
+use super::{json, text, Budget, Config, LineFormat, Timestamp};
+use crate::clock::WallClock;
+
+/// One event as the worker sees it.
+pub(crate) struct Event<'a> {
+    pub(crate) level: Level,
+    pub(crate) target: &'a str,
+    pub(crate) file: Option<&'a str>,
+    pub(crate) line: Option<u32>,
+    pub(crate) now: Now,
+    /// The thread's name and id as JSON strings, when captured.
+    pub(crate) thread: Option<(Option<&'a [u8]>, &'a [u8])>,
+    meta: &'static Metadata<'static>,
+    fields: Reader<'a>,
+    nfields: u8,
+    /// The span chain, root first; `None` when the event is in no span.
+    spans: Option<&'a [u8]>,
+    /// Only the message was captured, of an event this many bytes big.
+    cut: Option<usize>,
+}
+
+impl<'a> Event<'a> {
+    /// Decodes `payload` (its level byte first), with its call site.
+    pub(crate) fn decode(
+        payload: &'a [u8],
+        meta: impl FnOnce(u32) -> Option<&'static Metadata<'static>>,
+        clock: &WallClock,
+        timestamp: Timestamp,
+    ) -> Option<Event<'a>> {
+        let mut r = Reader(payload);
+        let level = crate::sink::record_level(&[r.u8()?]);
+        let meta = meta(r.u32()?)?;
+        let ticks = r.u64()?;
+        let flags = r.u8()?;
+        let cut = if flags & CUT != 0 {
+            Some(r.u32()? as usize)
+        } else {
+            None
+        };
+        let (mut target, mut file, mut line) = (meta.target(), meta.file(), meta.line());
+        if flags & LOG != 0 {
+            target = r.str()?;
+            file = r.opt_bytes()?.and_then(|b| std::str::from_utf8(b).ok());
+            line = match r.u8()? {
+                0 => None,
+                _ => Some(r.u32()?),
+            };
+        }
+        let thread = if flags & THREAD != 0 {
+            Some((r.opt_bytes()?, r.bytes()?))
+        } else {
+            None
+        };
+        let nfields = r.u8()?;
+        // The fields run up to the span section; find where it starts.
+        let fields = r;
+        for _ in 0..nfields {
+            r.field()?;
+        }
+        let spans = match r.u8()? {
+            0 => None,
+            _ => Some(r.0),
+        };
+        let now = match timestamp {
+            Timestamp::Off => Now::ZERO,
+            _ => Now::from_unix_nanos(clock.unix_nanos(ticks)),
+        };
+        Some(Event {
+            level,
+            target,
+            file,
+            line,
+            now,
+            thread,
+            meta,
+            fields,
+            nfields,
+            spans,
+            cut,
+        })
+    }
+
+    /// Writes every field through `v`.
+    pub(crate) fn record(&self, v: &mut EventVisitor<'_>) {
+        let mut r = self.fields;
+        for _ in 0..self.nfields {
+            let Some((index, value)) = r.field() else { return };
+            if let Some(field) = self.meta.fields().iter().nth(index) {
+                v.field(field.name(), value);
+            }
+        }
+    }
+
+    /// Whether the event is in a span.
+    pub(crate) fn in_span(&self) -> bool {
+        self.spans.is_some()
+    }
+
+    /// The event's spans, root first.
+    pub(crate) fn spans(&self) -> impl Iterator<Item = SpanView<'a>> + 'a {
+        self.spans.into_iter().flat_map(record::spans)
+    }
+}
+
+/// Renders a captured event as one line (ending in `\n`) of at most `max`
+/// bytes, at the end of `out`. Returns whether a value was cut.
+pub(crate) fn render(cfg: &Config, ev: &Event<'_>, max: usize, out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    if let Some(full) = ev.cut {
+        let cut = Budget {
+            cap: (max / 4).saturating_sub(MARKER_MAX),
+            oversize: Some((full, max)),
+        };
+        return encode(cfg, out, ev, cut).truncated;
+    }
+    let normal = Budget {
+        cap: cfg.cap,
+        oversize: None,
+    };
+    let mut acc = encode(cfg, out, ev, normal);
+    if out.len() - start > max {
+        // Too many long values together: give each string an equal share
+        // of what the rest of the record leaves, and try again.
+        let full = out.len() - start;
+        let fixed = full - acc.string_bytes;
+        let share = max.saturating_sub(fixed) / acc.strings.max(1);
+        let cap = share.saturating_sub(2 + MARKER_MAX);
+        if cap >= 16 {
+            out.truncate(start);
+            acc = encode(
+                cfg,
+                out,
+                ev,
+                Budget {
+                    cap,
+                    oversize: None,
+                },
+            );
+        }
+        if out.len() - start > max {
+            // Still too big (huge span fields, or a great many values):
+            // keep the message and say what was left out.
+            out.truncate(start);
+            let cut = Budget {
+                cap: (max / 4).saturating_sub(MARKER_MAX),
+                oversize: Some((full, max)),
+            };
+            acc = encode(cfg, out, ev, cut);
+        }
+    }
+    acc.truncated
+}
+
+fn encode(cfg: &Config, out: &mut Vec<u8>, ev: &Event<'_>, budget: Budget) -> Acc {
+    match cfg.format {
+        LineFormat::Json => json::encode(cfg, out, ev, budget),
+        LineFormat::Text => text::encode(cfg, out, ev, budget),
+    }
+}

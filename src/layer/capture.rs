@@ -1,0 +1,183 @@
+//! The caller's path of the layer: one event into one captured record,
+//! pushed to this thread's sink lane.
+
+use tracing_core::{Event, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use super::stack::Thread;
+use super::JsonLayer;
+use crate::encode::capture::Capture;
+use crate::encode::record::{self, Writer, CUT, LOG, THREAD};
+use crate::encode::{from_root, thread, with_fields, Timestamp};
+use crate::sink::level_byte;
+
+impl JsonLayer {
+    pub(super) fn event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let cell = self.threads.get_or(Default::default);
+        // Busy only if this thread is inside its own capture (a field's
+        // `Debug` that logs gets here only past the guard); then skip.
+        let Ok(mut t) = cell.try_borrow_mut() else { return };
+        let t = &mut *t;
+        let level = *event.metadata().level();
+        let mut buf = std::mem::take(&mut t.record);
+        buf.clear();
+        self.capture(t, &mut buf, event, ctx, self.limit(), None);
+        if buf.len() > self.max_capture() {
+            // Too big to queue whole: keep the message, and say how big
+            // the event was, as the worker does for a line too long.
+            let full = buf.len();
+            buf.clear();
+            let limit = self.sink.max_record() / 4;
+            self.capture(t, &mut buf, event, ctx, limit, Some(full));
+        }
+        // A drop is the sink's to count and report.
+        let _ = self.sink.push(self.kind, level, &buf);
+        t.record = buf;
+    }
+
+    /// The longest prefix of a value kept: enough for every budget the
+    /// worker may cut it to (see `encode::event::render`).
+    fn limit(&self) -> usize {
+        self.cfg().cap.max(self.sink.max_record() / 4)
+    }
+
+    /// The largest captured record queued whole.
+    fn max_capture(&self) -> usize {
+        self.sink.max_capture()
+    }
+
+    fn capture<S>(
+        &self,
+        t: &mut Thread,
+        buf: &mut Vec<u8>,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+        limit: usize,
+        cut_down: Option<usize>,
+    ) where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let cfg = self.cfg();
+        let meta = event.metadata();
+        let addr = meta as *const _ as usize;
+        let site = match t.sites.get(addr) {
+            Some(i) => i,
+            None => {
+                let i = self.format.intern(meta);
+                t.sites.put(addr, i);
+                i
+            }
+        };
+        let ticks = match cfg.timestamp {
+            Timestamp::Off => 0,
+            _ => self.sink.clock().raw(),
+        };
+        let normalized = event.normalized_metadata();
+        let threads = cfg.thread_name || cfg.thread_id;
+        let mut w = Writer { out: buf, limit };
+        w.u8(level_byte(*meta.level()));
+        w.u32(site);
+        w.u64(ticks);
+        let flag = |on: bool, f: u8| if on { f } else { 0 };
+        w.u8(flag(normalized.is_some(), LOG) | flag(threads, THREAD) | flag(cut_down.is_some(), CUT));
+        if let Some(full) = cut_down {
+            w.u32(u32::try_from(full).unwrap_or(u32::MAX));
+        }
+        if let Some(m) = &normalized {
+            w.bytes(m.target().as_bytes());
+            w.opt_bytes(m.file().map(str::as_bytes));
+            match m.line() {
+                Some(line) => {
+                    w.u8(1);
+                    w.u32(line);
+                }
+                None => w.u8(0),
+            }
+        }
+        if threads {
+            thread::with(|info| {
+                w.opt_bytes(info.name.as_deref());
+                w.bytes(&info.id);
+            });
+        }
+        let count_at = w.out.len();
+        w.u8(0);
+        let mut c = Capture {
+            w,
+            count: 0,
+            only_message: cut_down.is_some(),
+        };
+        event.record(&mut c);
+        let count = c.count;
+        let buf = c.w.out;
+        buf[count_at] = count;
+        if cfg.wants_spans() && cut_down.is_none() {
+            self.spans(t, buf, event, ctx);
+        } else {
+            buf.push(0);
+        }
+    }
+
+    /// The event's span chain: this thread's current span, as captured at
+    /// its enter (again only when a span was recorded since), or an
+    /// explicit parent's, looked up.
+    fn spans<S>(&self, t: &mut Thread, buf: &mut Vec<u8>, event: &Event<'_>, ctx: &Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if !event.is_contextual() {
+            match ctx.event_span(event) {
+                Some(leaf) => {
+                    buf.push(1);
+                    chain(buf, &leaf);
+                }
+                None => buf.push(0),
+            }
+            return;
+        }
+        let Some(frame) = t.stack.current() else {
+            buf.push(0);
+            return;
+        };
+        let gen = self.span_gen.load(std::sync::atomic::Ordering::Acquire);
+        if frame.gen != gen {
+            frame.chain.clear();
+            match ctx.span(&tracing_core::span::Id::from_u64(frame.id)) {
+                Some(leaf) => chain(&mut frame.chain, &leaf),
+                None => frame.chain.clear(),
+            }
+            frame.gen = gen;
+        }
+        if frame.chain.is_empty() {
+            buf.push(0);
+        } else {
+            buf.push(1);
+            buf.extend_from_slice(&frame.chain);
+        }
+    }
+}
+
+/// Captures the chain from the root down to `leaf`.
+fn chain<S>(out: &mut Vec<u8>, leaf: &SpanRef<'_, S>)
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    from_root(leaf, &mut |span: &SpanRef<'_, S>| {
+        with_fields(span, |fields| match fields {
+            Some(f) => f.capture(out, span.name()),
+            // Created before this layer was there: the name is all we know.
+            None => {
+                let mut obj = Vec::with_capacity(span.name().len() + 12);
+                obj.push(b'{');
+                crate::encode::span_cache::write_name(&mut obj, span.name());
+                obj.push(b'}');
+                record::write_span(out, span.name(), &obj, &[], false);
+            }
+        })
+    });
+}

@@ -1,0 +1,56 @@
+//! The worker's half of the layer: its settled options and call-site
+//! table, and the [`Render`] the sink calls to format this layer's records.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+use tracing_core::Metadata;
+
+use crate::clock::WallClock;
+use crate::encode::event::{self, Event};
+use crate::encode::Config;
+use crate::sink::Render;
+
+/// What the layer's callers and the sink's worker share.
+pub(crate) struct Format {
+    pub(crate) cfg: Config,
+    /// Call sites by index, as records name them.
+    sites: RwLock<Vec<&'static Metadata<'static>>>,
+    /// Index by call-site address, for callers whose thread cache missed.
+    index: Mutex<HashMap<usize, u32>>,
+}
+
+impl Format {
+    pub(crate) fn new(cfg: Config) -> Format {
+        Format {
+            cfg,
+            sites: RwLock::new(Vec::new()),
+            index: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The index of `meta`, added to the table on first sight. Cold: each
+    /// thread caches what it looked up.
+    #[cold]
+    pub(crate) fn intern(&self, meta: &'static Metadata<'static>) -> u32 {
+        let addr = meta as *const Metadata<'static> as usize;
+        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        *index.entry(addr).or_insert_with(|| {
+            let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
+            sites.push(meta);
+            (sites.len() - 1) as u32
+        })
+    }
+}
+
+impl Render for Format {
+    fn render(&self, payload: &[u8], clock: &WallClock, max: usize, out: &mut Vec<u8>) -> bool {
+        let sites = self.sites.read().unwrap_or_else(|p| p.into_inner());
+        let site = |i: u32| sites.get(i as usize).copied();
+        match Event::decode(payload, site, clock, self.cfg.timestamp) {
+            Some(ev) => event::render(&self.cfg, &ev, max, out),
+            // Only this crate writes records; a short one cannot happen.
+            None => false,
+        }
+    }
+}

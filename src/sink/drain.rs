@@ -1,0 +1,207 @@
+//! The worker's view of the lanes: which exist, how far each was read, and
+//! moving their records into the batch, formatted.
+//!
+//! Fairness: each turn takes at most [`LANE_SHARE`] records from a lane
+//! before moving to the next, starting where the last batch stopped, so a
+//! thread that logs without pause cannot keep the writer from the others.
+
+use std::ops::Range;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use super::batch::Batch;
+use super::lane::{LaneShared, HEADER};
+use super::{record_level, report, Render, Shared, RAW};
+use crate::clock::WallClock;
+use crate::stats::DropReason;
+
+/// Records taken from one lane per turn.
+const LANE_SHARE: usize = 64;
+
+struct Seen {
+    shared: Arc<LaneShared>,
+    /// Bytes read from this lane so far, headers included.
+    consumed: u64,
+}
+
+/// A flush request's goal: every lane read up to where it stood.
+pub(crate) type Target = Vec<u64>;
+
+pub(crate) struct Lanes {
+    seen: Vec<Seen>,
+    /// The lane the next turn starts with.
+    cursor: usize,
+    inbox: Vec<u8>,
+    entries: Vec<(u8, Range<usize>)>,
+    renderers: Vec<Option<Arc<dyn Render>>>,
+    clock: WallClock,
+}
+
+impl Lanes {
+    pub(crate) fn new(shared: &Shared) -> Lanes {
+        Lanes {
+            seen: Vec::new(),
+            cursor: 0,
+            inbox: Vec::new(),
+            entries: Vec::new(),
+            renderers: Vec::new(),
+            clock: shared.clock.wall(),
+        }
+    }
+
+    /// Picks up lanes made since the last look.
+    fn refresh(&mut self, shared: &Shared) {
+        if let Some(all) = shared.readers_since(self.seen.len()) {
+            for lane in all.into_iter().skip(self.seen.len()) {
+                self.seen.push(Seen {
+                    shared: lane,
+                    consumed: 0,
+                });
+            }
+        }
+    }
+
+    /// Moves records into `batch`, formatted, until it holds `max_bytes` or
+    /// `max_records`, or every lane is empty. Returns how many it took.
+    pub(crate) fn fill(
+        &mut self,
+        shared: &Shared,
+        batch: &mut Batch,
+        max_bytes: usize,
+        max_records: usize,
+    ) -> u64 {
+        self.refresh(shared);
+        self.clock.refresh();
+        let n = self.seen.len();
+        let mut taken = 0;
+        loop {
+            let mut progress = false;
+            for _ in 0..n {
+                if batch.len() >= max_bytes || batch.records() >= max_records {
+                    return taken;
+                }
+                let i = self.cursor;
+                self.cursor = (self.cursor + 1) % n;
+                let got = self.take_from(shared, i, batch);
+                progress |= got > 0;
+                taken += got;
+            }
+            if !progress {
+                return taken;
+            }
+        }
+    }
+
+    /// One turn at lane `i`: copy its oldest records out under its lock,
+    /// then format them into the batch without it.
+    fn take_from(&mut self, shared: &Shared, i: usize, batch: &mut Batch) -> u64 {
+        let seen = &mut self.seen[i];
+        let Some(mut reader) = seen.shared.try_reader() else {
+            return 0; // a producer is evicting or growing: next turn
+        };
+        self.inbox.clear();
+        self.entries.clear();
+        while self.entries.len() < LANE_SHARE {
+            let start = self.inbox.len();
+            match reader.pop_into(&shared.budget, &mut self.inbox) {
+                Some(kind) => self.entries.push((kind, start..self.inbox.len())),
+                None => break,
+            }
+        }
+        let got = self.entries.len() as u64;
+        seen.shared.add_popped(&reader, got);
+        drop(reader);
+        seen.consumed += (self.inbox.len() + self.entries.len() * (HEADER + 1)) as u64;
+        for i in 0..self.entries.len() {
+            let (kind, range) = self.entries[i].clone();
+            let render = (kind != RAW).then(|| self.renderer(shared, kind));
+            let payload = &self.inbox[range];
+            format(shared, render, &self.clock, payload, batch);
+        }
+        got
+    }
+
+    fn renderer(&mut self, shared: &Shared, kind: u8) -> Option<Arc<dyn Render>> {
+        let k = usize::from(kind);
+        if self.renderers.get(k).map_or(true, Option::is_none) {
+            self.renderers.resize(self.renderers.len().max(k + 1), None);
+            self.renderers[k] = shared.renderer(kind);
+        }
+        self.renderers[k].clone()
+    }
+
+    /// Where each lane stands now: a flush is done once every lane has been
+    /// read this far.
+    pub(crate) fn target(&mut self, shared: &Shared) -> Target {
+        self.refresh(shared);
+        self.seen
+            .iter()
+            .map(|s| s.consumed + s.shared.reader().available() as u64)
+            .collect()
+    }
+
+    /// Whether every lane was read as far as `target`.
+    pub(crate) fn reached(&self, target: &Target) -> bool {
+        target
+            .iter()
+            .zip(&self.seen)
+            .all(|(t, s)| s.consumed >= *t)
+    }
+
+    /// Whether every lane is empty now.
+    pub(crate) fn is_empty(&mut self, shared: &Shared) -> bool {
+        self.refresh(shared);
+        self.seen
+            .iter()
+            .all(|s| s.shared.try_reader().is_some_and(|r| r.available() == 0))
+    }
+}
+
+/// Formats one record into the batch: a raw line as it is, a captured one
+/// through its renderer.
+fn format(
+    shared: &Shared,
+    render: Option<Option<Arc<dyn Render>>>,
+    clock: &WallClock,
+    payload: &[u8],
+    batch: &mut Batch,
+) {
+    let level = record_level(payload);
+    let Some(render) = render else {
+        batch.push(&payload[1..], level);
+        return;
+    };
+    let Some(render) = render else {
+            // Cannot happen: a kind is registered before it is used.
+            shared.counters.dropped(DropReason::Oversize, level);
+            return;
+        };
+    let max = shared.limits.max_record;
+    // Our own code, but a bug in it must not cost the batch.
+    let fitted = catch_unwind(AssertUnwindSafe(|| {
+        batch.push_with(level, |out| {
+            let start = out.len();
+            let cut = render.render(payload, clock, max, out);
+            if out.len() - start <= max {
+                return Some(cut);
+            }
+            // The format's own fields (static ones, the target) leave no
+            // room: cut the line as the sink cuts any record too long.
+            let line = out.split_off(start);
+            report::truncate(&line, level, max, out).then_some(true)
+        })
+    }));
+    match fitted {
+        Ok(Some(true)) => shared.counters.truncated(),
+        Ok(Some(false)) => {}
+        Ok(None) => {
+            batch.abandon_last();
+            shared.counters.dropped(DropReason::Oversize, level);
+        }
+        Err(panic) => {
+            crate::contain::drop_payload(panic);
+            batch.abandon_partial();
+            shared.counters.dropped(DropReason::Oversize, level);
+        }
+    }
+}

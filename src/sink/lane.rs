@@ -1,0 +1,396 @@
+//! One thread's lane: a bounded byte ring that only its thread writes and
+//! only the worker reads, so on the common path no cache line is written by
+//! both a producer and the worker.
+//!
+//! - **The ring** is an `rtrb` SPSC ring of bytes holding
+//!   `[len: u32][kind: u8][payload]` records, each copied in with one
+//!   `push_entire_slice` (a record is visible whole or not at all). It
+//!   starts small and doubles when full, up to the lane's maximum, each
+//!   segment paid for out of the sink's global byte [`Budget`]; the worker
+//!   frees a segment, and gives its bytes back, once it has read it empty.
+//!   A lane found empty with a grown ring goes back to the small size, so a
+//!   thread that burst once does not keep the budget.
+//! - **Counters** (submitted, dropped by reason and level) are written by
+//!   the lane's thread alone, with plain stores, and summed at snapshot.
+//! - **The reader** (the consumer end and segments waiting their turn) sits
+//!   behind a mutex the worker takes once per pass over the lane; a producer
+//!   takes it only to hand over a new segment or, under
+//!   `Overflow::DropOldest`, to evict its own oldest records.
+//!
+//! `thread_local::ThreadLocal` keeps one lane per thread and sink; a thread
+//! id is reused after its thread exits, and with it the lane, so 10 000
+//! short-lived threads cost as many lanes as ever ran at once.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crossbeam_utils::CachePadded;
+use rtrb::{Consumer, Producer, RingBuffer};
+use tracing_core::Level;
+
+use crate::stats::{DropReason, LaneCounters};
+
+/// Bytes before each record's payload: its length.
+pub(crate) const HEADER: usize = 4;
+/// The first segment of a lane; doubled as needed.
+const INITIAL_SEGMENT: usize = 64 * 1024;
+/// A lane checks the worker's progress at least this often, to notice an
+/// empty grown ring (and shrink it) and to refresh its record count.
+const REFRESH_EVERY: u32 = 1024;
+
+/// The sink's global byte budget: what every lane's segments may take in
+/// all, whatever the number of threads.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: usize,
+    used: CachePadded<AtomicUsize>,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: usize) -> Budget {
+        Budget {
+            limit,
+            used: CachePadded::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Takes `n` bytes, or nothing when they are not there.
+    fn take(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(AcqRel, Relaxed, |u| {
+                u.checked_add(n).filter(|&t| t <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, n: usize) {
+        self.used.fetch_sub(n, AcqRel);
+    }
+
+    /// Bytes taken by segments now.
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Relaxed)
+    }
+}
+
+/// What the worker and the snapshot share with one lane.
+#[derive(Debug)]
+pub(crate) struct LaneShared {
+    /// Records the worker has taken out so far (written once per pass).
+    popped: CachePadded<AtomicU64>,
+    reader: Mutex<Reader>,
+}
+
+impl LaneShared {
+    /// The reader, whoever last panicked holding it.
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Reader> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The reader, unless a producer holds it right now.
+    pub(crate) fn try_reader(&self) -> Option<MutexGuard<'_, Reader>> {
+        match self.reader.try_lock() {
+            Ok(r) => Some(r),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Adds to the records taken out. Only under the reader's lock (the
+    /// worker and an evicting producer both take records out).
+    pub(crate) fn add_popped(&self, _held: &MutexGuard<'_, Reader>, n: u64) {
+        self.popped.store(self.popped.load(Relaxed) + n, Release);
+    }
+}
+
+/// The consumer end of a lane.
+#[derive(Debug)]
+pub(crate) struct Reader {
+    current: Option<(Consumer<u8>, usize)>,
+    /// Segments the producer moved on to, oldest first, with capacities.
+    next: VecDeque<(Consumer<u8>, usize)>,
+}
+
+impl Reader {
+    /// Moves the oldest record's payload to the end of `out` and returns
+    /// its kind; `None` when the lane is empty. Moves on to the next
+    /// segment, freeing the old one, when the current one is read empty.
+    pub(crate) fn pop_into(&mut self, budget: &Budget, out: &mut Vec<u8>) -> Option<u8> {
+        loop {
+            let (ring, _) = self.current.as_mut()?;
+            if let Some(kind) = pop_record(ring, out) {
+                return Some(kind);
+            }
+            // Empty. The producer queues a new segment only after its last
+            // write to the old one, under the mutex held here, so with a
+            // segment queued the old one is finished: read it dry, free it.
+            let next = self.next.pop_front()?;
+            if let Some((old, cap)) = self.current.replace(next) {
+                drop(old);
+                budget.give_back(cap);
+            }
+        }
+    }
+
+    /// Bytes queued now, in every segment.
+    pub(crate) fn available(&self) -> usize {
+        self.current
+            .iter()
+            .chain(self.next.iter())
+            .map(|(c, _)| c.slots())
+            .sum()
+    }
+}
+
+/// Reads one `[len][kind][payload]` record, appending the payload.
+fn pop_record(ring: &mut Consumer<u8>, out: &mut Vec<u8>) -> Option<u8> {
+    let mut len = [0u8; HEADER];
+    {
+        let chunk = ring.read_chunk(HEADER).ok()?;
+        copy_out(&chunk, &mut len);
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    // Written with one push: the whole record is there.
+    let chunk = ring.read_chunk(HEADER + len).ok()?;
+    let (a, b) = chunk.as_slices();
+    let skip = HEADER + 1;
+    let kind = if a.len() > HEADER { a[HEADER] } else { b[HEADER - a.len()] };
+    if a.len() >= skip {
+        out.extend_from_slice(&a[skip..]);
+        out.extend_from_slice(b);
+    } else {
+        out.extend_from_slice(&b[skip - a.len()..]);
+    }
+    chunk.commit_all();
+    Some(kind)
+}
+
+fn copy_out(chunk: &rtrb::chunks::ReadChunk<'_, u8>, into: &mut [u8]) {
+    let (a, b) = chunk.as_slices();
+    let n = a.len().min(into.len());
+    into[..n].copy_from_slice(&a[..n]);
+    let rest = into.len() - n;
+    into[n..].copy_from_slice(&b[..rest]);
+}
+
+/// Why a push did not go in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Full {
+    /// The lane holds its maximum of records or bytes.
+    Queue,
+    /// The global byte budget could not pay for more room.
+    Budget,
+}
+
+/// The producer end of a lane, owned by its thread.
+pub(crate) struct Lane {
+    ring: Option<Producer<u8>>,
+    /// Capacity of `ring`.
+    cap: usize,
+    pub(crate) shared: Arc<LaneShared>,
+    counters: Arc<LaneCounters>,
+    /// Records pushed so far.
+    pushed: u64,
+    /// The worker's `popped` when last read.
+    popped: u64,
+    since_refresh: u32,
+    /// The buffer [`Sink::buffer`](super::Sink::buffer) hands out next.
+    pub(crate) spare: Vec<u8>,
+    /// The record being framed.
+    frame: Vec<u8>,
+}
+
+/// The size limits of every lane of one sink.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LaneLimits {
+    /// Records one lane holds at most.
+    pub(crate) records: u64,
+    /// Bytes one lane's ring may grow to.
+    pub(crate) max_bytes: usize,
+}
+
+impl Lane {
+    /// A lane with its first segment, if the budget pays for one.
+    pub(crate) fn new(budget: &Budget, limits: LaneLimits, counters: Arc<LaneCounters>) -> Lane {
+        let shared = Arc::new(LaneShared {
+            popped: CachePadded::default(),
+            reader: Mutex::new(Reader {
+                current: None,
+                next: VecDeque::new(),
+            }),
+        });
+        let mut lane = Lane {
+            ring: None,
+            cap: 0,
+            shared,
+            counters,
+            pushed: 0,
+            popped: 0,
+            since_refresh: 0,
+            spare: Vec::new(),
+            frame: Vec::with_capacity(512),
+        };
+        lane.grow(budget, INITIAL_SEGMENT.min(limits.max_bytes));
+        lane
+    }
+
+    #[inline]
+    pub(crate) fn count_submitted(&self) {
+        self.counters.submitted();
+    }
+
+    /// Counts one drop (after its submission, see `Counters::snapshot`).
+    #[inline]
+    pub(crate) fn count_dropped(&self, reason: DropReason, level: Level) {
+        self.counters.dropped(reason, level);
+    }
+
+    /// Records queued in this lane, as last seen (an upper bound).
+    #[inline]
+    pub(crate) fn queued_records(&self) -> u64 {
+        self.pushed - self.popped
+    }
+
+    /// Free bytes in the ring as last seen (a lower bound), and its capacity.
+    #[inline]
+    pub(crate) fn room(&self) -> (usize, usize) {
+        (self.ring.as_ref().map_or(0, |r| r.cached_slots()), self.cap)
+    }
+
+    /// Reads the worker's progress: what is queued, and the ring's room.
+    /// One read of each line the worker writes: done only when the cached
+    /// view says the lane is getting full, or every [`REFRESH_EVERY`].
+    pub(crate) fn refresh(&mut self, budget: &Budget, limits: LaneLimits) {
+        self.since_refresh = 0;
+        self.popped = self.shared.popped.load(Acquire);
+        let Some(ring) = &self.ring else { return };
+        if ring.slots() == self.cap && self.cap > INITIAL_SEGMENT {
+            // Empty and grown: go back to the small size.
+            self.grow(budget, INITIAL_SEGMENT.min(limits.max_bytes));
+        }
+    }
+
+    /// Frames `kind` + `payload` and pushes it; never blocks.
+    #[inline]
+    pub(crate) fn push(
+        &mut self,
+        kind: u8,
+        payload: &[u8],
+        budget: &Budget,
+        limits: LaneLimits,
+    ) -> Result<(), Full> {
+        let need = HEADER + 1 + payload.len();
+        self.since_refresh += 1;
+        if self.since_refresh >= REFRESH_EVERY || self.queued_records() >= limits.records {
+            self.refresh(budget, limits);
+            if self.queued_records() >= limits.records {
+                return Err(Full::Queue);
+            }
+        }
+        if self.room().0 < need {
+            self.make_room(need, budget, limits)?;
+        }
+        let ring = self.ring.as_mut().ok_or(Full::Budget)?;
+        self.frame.clear();
+        let len = u32::try_from(payload.len() + 1).map_err(|_| Full::Queue)?;
+        self.frame.extend_from_slice(&len.to_le_bytes());
+        self.frame.push(kind);
+        self.frame.extend_from_slice(payload);
+        ring.push_entire_slice(&self.frame).map_err(|_| Full::Queue)?;
+        self.pushed += 1;
+        Ok(())
+    }
+
+    /// The ring looks too full for `need` bytes: look again, then grow.
+    #[cold]
+    fn make_room(&mut self, need: usize, budget: &Budget, limits: LaneLimits) -> Result<(), Full> {
+        if let Some(ring) = &self.ring {
+            if ring.slots() >= need {
+                return Ok(());
+            }
+        }
+        if need > limits.max_bytes {
+            return Err(Full::Queue);
+        }
+        let mut cap = (self.cap * 2).max(INITIAL_SEGMENT.min(limits.max_bytes));
+        while cap < need {
+            cap *= 2;
+        }
+        let cap = cap.min(limits.max_bytes);
+        if cap <= self.cap && self.ring.is_some() {
+            return Err(Full::Queue);
+        }
+        if self.grow(budget, cap) {
+            Ok(())
+        } else {
+            Err(Full::Budget)
+        }
+    }
+
+    /// Moves on to a new segment of `cap` bytes, paid for out of the
+    /// budget; the worker frees the old one once it has read it empty.
+    fn grow(&mut self, budget: &Budget, cap: usize) -> bool {
+        if !budget.take(cap) {
+            return false;
+        }
+        let (producer, consumer) = RingBuffer::new(cap);
+        // Hand over under the reader's lock, after the last write to the
+        // old segment (see `Reader::pop_into`).
+        let mut reader = self.shared.reader();
+        if reader.current.is_none() {
+            reader.current = Some((consumer, cap));
+        } else {
+            reader.next.push_back((consumer, cap));
+        }
+        drop(reader);
+        self.ring = Some(producer);
+        self.cap = cap;
+        true
+    }
+
+    /// Under `DropOldest`: takes this lane's oldest records out until a
+    /// payload of `need` bytes fits in bytes and records (or `max` were
+    /// taken), calling `dropped` with the payload of each.
+    pub(crate) fn evict(
+        &mut self,
+        need: usize,
+        budget: &Budget,
+        limits: LaneLimits,
+        max: usize,
+        mut dropped: impl FnMut(&[u8]),
+    ) {
+        let mut scratch = Vec::new();
+        let mut reader = self.shared.reader();
+        let popped = self.shared.popped.load(Acquire);
+        let mut taken = 0u64;
+        while taken < max as u64 {
+            let room = self
+                .ring
+                .as_ref()
+                .is_some_and(|r| r.slots() >= HEADER + 1 + need);
+            if room && self.pushed - popped - taken < limits.records {
+                break;
+            }
+            scratch.clear();
+            if reader.pop_into(budget, &mut scratch).is_none() {
+                break;
+            }
+            dropped(&scratch);
+            taken += 1;
+        }
+        self.shared.add_popped(&reader, taken);
+        drop(reader);
+        self.popped = popped + taken;
+    }
+}
+
+impl std::fmt::Debug for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lane")
+            .field("cap", &self.cap)
+            .field("pushed", &self.pushed)
+            .finish_non_exhaustive()
+    }
+}

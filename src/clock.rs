@@ -99,7 +99,10 @@ mod tests {
         let after = unix_nanos(SystemTime::now());
         // Ordered against the system clock, give or take the calibration.
         let slack = 5_000_000;
-        assert!(t >= before - slack && t <= after + slack, "{before} {t} {after}");
+        assert!(
+            t >= before - slack && t <= after + slack,
+            "{before} {t} {after}"
+        );
         // Ticks read before the anchor convert to earlier times.
         assert!(wall.unix_nanos(0) < t);
     }

@@ -406,7 +406,11 @@ impl Counters {
         let load = |a: &AtomicU64| a.load(Acquire);
         let lanes = self.lanes();
         let d = DropReason::ALL.map(|r| {
-            load(self.dropped.get(r)) + lanes.iter().map(|l| load(l.inner.dropped.get(r))).sum::<u64>()
+            load(self.dropped.get(r))
+                + lanes
+                    .iter()
+                    .map(|l| load(l.inner.dropped.get(r)))
+                    .sum::<u64>()
         });
         let dropped = Dropped {
             queue_full: d[0],
@@ -417,10 +421,19 @@ impl Counters {
             writer_error: d[5],
             shutdown: d[6],
         };
-        let levels = [Level::TRACE, Level::DEBUG, Level::INFO, Level::WARN, Level::ERROR];
+        let levels = [
+            Level::TRACE,
+            Level::DEBUG,
+            Level::INFO,
+            Level::WARN,
+            Level::ERROR,
+        ];
         let l = levels.map(|lv| {
             load(self.dropped_by_level.get(lv))
-                + lanes.iter().map(|x| load(x.inner.dropped_by_level.get(lv))).sum::<u64>()
+                + lanes
+                    .iter()
+                    .map(|x| load(x.inner.dropped_by_level.get(lv)))
+                    .sum::<u64>()
         });
         let dropped_by_level = ByLevel {
             trace: l[0],

@@ -94,7 +94,9 @@ impl<'a> Event<'a> {
     pub(crate) fn record(&self, v: &mut EventVisitor<'_>) {
         let mut r = self.fields;
         for _ in 0..self.nfields {
-            let Some((index, value)) = r.field() else { return };
+            let Some((index, value)) = r.field() else {
+                return;
+            };
             if let Some(field) = self.meta.fields().iter().nth(index) {
                 v.field(field.name(), value);
             }

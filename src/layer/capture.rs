@@ -21,7 +21,9 @@ impl JsonLayer {
         let cell = self.threads.get_or(Default::default);
         // Busy only if this thread is inside its own capture (a field's
         // `Debug` that logs gets here only past the guard); then skip.
-        let Ok(mut t) = cell.try_borrow_mut() else { return };
+        let Ok(mut t) = cell.try_borrow_mut() else {
+            return;
+        };
         let t = &mut *t;
         let level = *event.metadata().level();
         let mut buf = std::mem::take(&mut t.record);
@@ -84,7 +86,9 @@ impl JsonLayer {
         w.u32(site);
         w.u64(ticks);
         let flag = |on: bool, f: u8| if on { f } else { 0 };
-        w.u8(flag(normalized.is_some(), LOG) | flag(threads, THREAD) | flag(cut_down.is_some(), CUT));
+        w.u8(flag(normalized.is_some(), LOG)
+            | flag(threads, THREAD)
+            | flag(cut_down.is_some(), CUT));
         if let Some(full) = cut_down {
             w.u32(u32::try_from(full).unwrap_or(u32::MAX));
         }

@@ -85,7 +85,11 @@ impl Batch {
 
     /// Appends one event record that `write` formats in place; returns what
     /// `write` returns.
-    pub(crate) fn push_with<R>(&mut self, level: Level, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    pub(crate) fn push_with<R>(
+        &mut self,
+        level: Level,
+        write: impl FnOnce(&mut Vec<u8>) -> R,
+    ) -> R {
         let r = write(&mut self.out);
         self.ends.push((self.out.len(), level));
         r

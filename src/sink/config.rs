@@ -393,7 +393,8 @@ impl SinkBuilder {
             let p = self.high_water_percent as usize;
             // Round up, so a mark never sits at zero.
             let records = (self.capacity * p).div_ceil(100);
-            let bytes = (self.byte_budget / 100).saturating_mul(p).max(1);
+            let lane = super::lane_max_bytes(self.byte_budget, self.max_record);
+            let bytes = (lane / 100).saturating_mul(p).max(1);
             (records, bytes)
         };
         Ok(Limits {
@@ -492,7 +493,8 @@ mod tests {
             .byte_budget(1000)
             .max_record(100);
         let l = l.high_water_mark(80).limits().unwrap();
-        assert_eq!((l.high_water_records, l.high_water_bytes), (8, 800));
+        // A lane may take half the budget: 80% of 500 bytes.
+        assert_eq!((l.high_water_records, l.high_water_bytes), (8, 400));
         let l = SinkBuilder::default()
             .capacity(1)
             .high_water_mark(1)

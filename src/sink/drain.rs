@@ -142,10 +142,7 @@ impl Lanes {
 
     /// Whether every lane was read as far as `target`.
     pub(crate) fn reached(&self, target: &Target) -> bool {
-        target
-            .iter()
-            .zip(&self.seen)
-            .all(|(t, s)| s.consumed >= *t)
+        target.iter().zip(&self.seen).all(|(t, s)| s.consumed >= *t)
     }
 
     /// Whether every lane is empty now.
@@ -172,10 +169,10 @@ fn format(
         return;
     };
     let Some(render) = render else {
-            // Cannot happen: a kind is registered before it is used.
-            shared.counters.dropped(DropReason::Oversize, level);
-            return;
-        };
+        // Cannot happen: a kind is registered before it is used.
+        shared.counters.dropped(DropReason::Oversize, level);
+        return;
+    };
     let max = shared.limits.max_record;
     // Our own code, but a bug in it must not cost the batch.
     let fitted = catch_unwind(AssertUnwindSafe(|| {

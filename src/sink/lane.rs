@@ -8,8 +8,9 @@
 //!   starts small and doubles when full, up to the lane's maximum, each
 //!   segment paid for out of the sink's global byte [`Budget`]; the worker
 //!   frees a segment, and gives its bytes back, once it has read it empty.
-//!   A lane found empty with a grown ring goes back to the small size, so a
-//!   thread that burst once does not keep the budget.
+//!   A lane found empty with a grown ring while segments hold over half
+//!   the budget goes back to the small size, so a thread that burst once
+//!   does not keep room that others need.
 //! - **Counters** (submitted, dropped by reason and level) are written by
 //!   the lane's thread alone, with plain stores, and summed at snapshot.
 //! - **The reader** (the consumer end and segments waiting their turn) sits
@@ -56,17 +57,30 @@ impl Budget {
         }
     }
 
-    /// Takes `n` bytes, or nothing when they are not there.
+    /// Takes `n` bytes for a lane's segment, or nothing when they are not
+    /// there. Segments beyond a lane's first may use three quarters of the
+    /// budget: the rest stays for the first segments of other threads, so
+    /// a few bursting threads cannot starve the others of any room.
     fn take(&self, n: usize) -> bool {
+        let limit = if n > INITIAL_SEGMENT {
+            self.limit / 4 * 3
+        } else {
+            self.limit
+        };
         self.used
             .fetch_update(AcqRel, Relaxed, |u| {
-                u.checked_add(n).filter(|&t| t <= self.limit)
+                u.checked_add(n).filter(|&t| t <= limit)
             })
             .is_ok()
     }
 
     fn give_back(&self, n: usize) {
         self.used.fetch_sub(n, AcqRel);
+    }
+
+    /// Whether segments hold more than half the budget.
+    fn pressed(&self) -> bool {
+        self.used() > self.limit / 2
     }
 
     /// Bytes taken by segments now.
@@ -156,7 +170,11 @@ fn pop_record(ring: &mut Consumer<u8>, out: &mut Vec<u8>) -> Option<u8> {
     let chunk = ring.read_chunk(HEADER + len).ok()?;
     let (a, b) = chunk.as_slices();
     let skip = HEADER + 1;
-    let kind = if a.len() > HEADER { a[HEADER] } else { b[HEADER - a.len()] };
+    let kind = if a.len() > HEADER {
+        a[HEADER]
+    } else {
+        b[HEADER - a.len()]
+    };
     if a.len() >= skip {
         out.extend_from_slice(&a[skip..]);
         out.extend_from_slice(b);
@@ -178,9 +196,10 @@ fn copy_out(chunk: &rtrb::chunks::ReadChunk<'_, u8>, into: &mut [u8]) {
 /// Why a push did not go in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Full {
-    /// The lane holds its maximum of records or bytes.
+    /// The lane holds its maximum of records.
     Queue,
-    /// The global byte budget could not pay for more room.
+    /// The lane holds its maximum of bytes, or the global byte budget could
+    /// not pay for more room.
     Budget,
 }
 
@@ -266,8 +285,10 @@ impl Lane {
         self.since_refresh = 0;
         self.popped = self.shared.popped.load(Acquire);
         let Some(ring) = &self.ring else { return };
-        if ring.slots() == self.cap && self.cap > INITIAL_SEGMENT {
-            // Empty and grown: go back to the small size.
+        if ring.slots() == self.cap && self.cap > INITIAL_SEGMENT && budget.pressed() {
+            // Empty and grown while others may need the room: go back to
+            // the small size. (Not otherwise: a lane that bursts now and
+            // then would allocate a new ring for every burst.)
             self.grow(budget, INITIAL_SEGMENT.min(limits.max_bytes));
         }
     }
@@ -298,7 +319,8 @@ impl Lane {
         self.frame.extend_from_slice(&len.to_le_bytes());
         self.frame.push(kind);
         self.frame.extend_from_slice(payload);
-        ring.push_entire_slice(&self.frame).map_err(|_| Full::Queue)?;
+        ring.push_entire_slice(&self.frame)
+            .map_err(|_| Full::Queue)?;
         self.pushed += 1;
         Ok(())
     }
@@ -312,7 +334,7 @@ impl Lane {
             }
         }
         if need > limits.max_bytes {
-            return Err(Full::Queue);
+            return Err(Full::Budget);
         }
         let mut cap = (self.cap * 2).max(INITIAL_SEGMENT.min(limits.max_bytes));
         while cap < need {
@@ -320,7 +342,8 @@ impl Lane {
         }
         let cap = cap.min(limits.max_bytes);
         if cap <= self.cap && self.ring.is_some() {
-            return Err(Full::Queue);
+            // At the lane's byte limit.
+            return Err(Full::Budget);
         }
         if self.grow(budget, cap) {
             Ok(())

@@ -97,8 +97,13 @@ pub(crate) const RAW: u8 = 0;
 pub(crate) trait Render: Send + Sync {
     /// Appends the line (ending in `\n`, at most `max_record` bytes) for
     /// `payload` to `out`. Returns whether a value was cut to fit.
-    fn render(&self, payload: &[u8], clock: &WallClock, max_record: usize, out: &mut Vec<u8>)
-        -> bool;
+    fn render(
+        &self,
+        payload: &[u8],
+        clock: &WallClock,
+        max_record: usize,
+        out: &mut Vec<u8>,
+    ) -> bool;
 }
 
 /// Configuration after validation, shared read-only.
@@ -111,7 +116,8 @@ pub(crate) struct Limits {
     /// Records queued in one lane at or above which events below `WARN` are
     /// shed.
     pub(crate) high_water_records: usize,
-    /// Bytes queued in one lane above which events below `WARN` are shed.
+    /// Bytes queued in one lane (of [`lane_max_bytes`]) above which events
+    /// below `WARN` are shed.
     pub(crate) high_water_bytes: usize,
     /// Whether this sink writes the process's lint violations in-band. The
     /// store is process-wide, so only the sink `init` installs does; a sink
@@ -122,17 +128,24 @@ pub(crate) struct Limits {
 impl Limits {
     /// The bounds of each lane: a lane may grow to half the budget, so a
     /// burst from one thread leaves room for the others.
+    #[inline]
     pub(crate) fn lane(&self) -> LaneLimits {
-        let frame = self.max_record + lane::HEADER + 2;
-        let max_bytes = if self.byte_budget / 2 >= frame {
-            self.byte_budget / 2
-        } else {
-            self.byte_budget
-        };
         LaneLimits {
             records: self.capacity as u64,
-            max_bytes,
+            max_bytes: lane_max_bytes(self.byte_budget, self.max_record),
         }
+    }
+}
+
+/// How far one lane's ring may grow: half the budget, so a burst from one
+/// thread leaves room for the others; all of it when half would not hold
+/// one record of the maximum size.
+pub(crate) fn lane_max_bytes(byte_budget: usize, max_record: usize) -> usize {
+    let frame = max_record + lane::HEADER + 2;
+    if byte_budget / 2 >= frame {
+        byte_budget / 2
+    } else {
+        byte_budget
     }
 }
 
@@ -202,12 +215,20 @@ impl Shared {
         if self.lane_count.load(Acquire) == known {
             return None;
         }
-        Some(self.readers.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        Some(
+            self.readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
     }
 
     /// Every lane's reading end now.
     pub(crate) fn readers(&self) -> Vec<Arc<LaneShared>> {
-        self.readers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The renderer of records of `kind`.
@@ -393,7 +414,11 @@ impl Sink {
     /// Registers the renderer of a layer's records; returns their kind, or
     /// `None` when 255 are registered already.
     pub(crate) fn register(&self, render: Arc<dyn Render>) -> Option<u8> {
-        let mut r = self.shared.renderers.write().unwrap_or_else(|p| p.into_inner());
+        let mut r = self
+            .shared
+            .renderers
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         let kind = u8::try_from(r.len() + 1).ok()?;
         r.push(render);
         Some(kind)

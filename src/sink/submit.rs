@@ -107,7 +107,13 @@ impl Sink {
 
 /// The caller's path for one record, in its thread's lane.
 #[inline]
-fn push(s: &Shared, lane: &mut Lane, kind: u8, level: Level, payload: &[u8]) -> Result<(), DropReason> {
+fn push(
+    s: &Shared,
+    lane: &mut Lane,
+    kind: u8,
+    level: Level,
+    payload: &[u8],
+) -> Result<(), DropReason> {
     // Before any outcome (see `Counters::snapshot`).
     lane.count_submitted();
     if s.closed.load(std::sync::atomic::Ordering::Relaxed) {
@@ -160,7 +166,13 @@ fn above_high_water(s: &Shared, lane: &mut Lane) -> bool {
 }
 
 /// Makes room by evicting this lane's oldest records, then pushes.
-fn drop_oldest(s: &Shared, lane: &mut Lane, kind: u8, payload: &[u8], full: Full) -> Result<(), Full> {
+fn drop_oldest(
+    s: &Shared,
+    lane: &mut Lane,
+    kind: u8,
+    payload: &[u8],
+    full: Full,
+) -> Result<(), Full> {
     let counters = &s.counters;
     let reason = match full {
         Full::Queue => DropReason::QueueFull,
@@ -168,14 +180,26 @@ fn drop_oldest(s: &Shared, lane: &mut Lane, kind: u8, payload: &[u8], full: Full
     };
     // The evicted records were queued: their drops are the worker side's
     // kind of outcome, counted in the shared counters.
-    lane.evict(payload.len(), &s.budget, s.limits.lane(), MAX_EVICTIONS, |old| {
-        counters.dropped(reason, record_level(old));
-    });
+    lane.evict(
+        payload.len(),
+        &s.budget,
+        s.limits.lane(),
+        MAX_EVICTIONS,
+        |old| {
+            counters.dropped(reason, record_level(old));
+        },
+    );
     lane.push(kind, payload, &s.budget, s.limits.lane())
 }
 
 /// Waits up to `timeout` for room (opt-in, for audit logs).
-fn block(s: &Shared, lane: &mut Lane, kind: u8, payload: &[u8], timeout: Duration) -> Result<(), Full> {
+fn block(
+    s: &Shared,
+    lane: &mut Lane,
+    kind: u8,
+    payload: &[u8],
+    timeout: Duration,
+) -> Result<(), Full> {
     let deadline = Instant::now() + timeout;
     let mut backoff = Duration::from_micros(50);
     loop {
@@ -226,7 +250,10 @@ fn fit(s: &Shared, level: Level, mut record: Vec<u8>) -> Result<Vec<u8>, DropRea
 /// is `let _ = layer_safe::init();`, which drops the guard at once.
 #[cold]
 fn warn_closed(s: &Shared) {
-    if !s.warned_closed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+    if !s
+        .warned_closed
+        .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
         eprintln!(
             "layer-safe: an event was logged after the sink's FlushGuard was dropped; \
              it and later ones are not written. Keep the guard alive for as long as \

@@ -12,12 +12,13 @@ use std::time::Duration;
 use tracing_core::Dispatch;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
-use tracing_subscriber::Registry;
+use tracing_subscriber::{reload, Registry};
 
 use crate::encode::LineFormat;
 use crate::error::InitError;
 use crate::layer::{JsonLayer, JsonLayerBuilder};
 use crate::lint::Policy;
+use crate::reload::SwapFilter;
 use crate::sink::writers::{self, Rotation};
 use crate::sink::{FlushGuard, Overflow, SinkBuilder};
 use crate::Guarded;
@@ -85,6 +86,7 @@ pub struct Builder {
     layers: Vec<BoxedLayer>,
     log_bridge: bool,
     panic_hook: bool,
+    filter_reloading: bool,
 }
 
 impl Default for Builder {
@@ -100,6 +102,7 @@ impl Default for Builder {
             layers: Vec::new(),
             log_bridge: true,
             panic_hook: true,
+            filter_reloading: true,
         }
     }
 }
@@ -404,6 +407,21 @@ impl Builder {
         self
     }
 
+    /// Whether [`set_filter`](crate::set_filter) can replace the filter of
+    /// the stack `init` installs (default `true`). Reloading puts the filter
+    /// behind a read-write lock that every event reads, a few shared atomic
+    /// operations per event; turn it off to save them when the level never
+    /// changes at runtime.
+    ///
+    /// ```
+    /// let builder = layer_safe::builder().filter_reloading(false);
+    /// # drop(builder);
+    /// ```
+    pub fn filter_reloading(mut self, on: bool) -> Self {
+        self.filter_reloading = on;
+        self
+    }
+
     /// Installs layer-safe as the global default; panics with the
     /// [`InitError`] if that fails, as `tracing_subscriber::fmt::init` does.
     ///
@@ -432,7 +450,12 @@ impl Builder {
         }
         let (log_bridge, panic_hook) = (self.log_bridge, self.panic_hook);
         let policy = Policy::from_env()?.or(self.policy);
-        let (dispatch, guard) = self.build_with(true)?;
+        let Built {
+            dispatch,
+            guard,
+            stats,
+            swap,
+        } = self.build_with(true)?;
         if log_bridge {
             tracing_log::LogTracer::builder()
                 .with_max_level(log_level(dispatch_max_level(&dispatch)))
@@ -446,6 +469,11 @@ impl Builder {
         }
         // Only one global default can succeed, so this is set at most once.
         let _ = INSTALLED.set(guard.flusher());
+        crate::reload::install(crate::reload::Installed {
+            stats,
+            swap,
+            log_bridge,
+        });
         if panic_hook {
             crate::panic_hook::install(guard.flusher(), guard.deadline());
         }
@@ -463,12 +491,12 @@ impl Builder {
     /// assert_eq!(guard.stats().written, 1);
     /// ```
     pub fn build(self) -> Result<(Dispatch, FlushGuard), InitError> {
-        self.build_with(false)
+        self.build_with(false).map(|b| (b.dispatch, b.guard))
     }
 
     /// `violations`: whether the sink writes the process-wide lint
     /// violations in-band (only the one `init` installs does).
-    fn build_with(self, violations: bool) -> Result<(Dispatch, FlushGuard), InitError> {
+    fn build_with(self, violations: bool) -> Result<Built, InitError> {
         Policy::from_env()?;
         let filter = match self.filter {
             Filter::Built(f) => *f,
@@ -496,13 +524,35 @@ impl Builder {
         // An empty `Vec` of layers answers `Interest::never` for every
         // callsite (tracing-subscriber's fold starts at `never`): use `None`.
         let user_layers = (!self.layers.is_empty()).then_some(self.layers);
-        let stack = tracing_subscriber::registry()
-            .with(user_layers)
-            .with(filter)
-            .with(layer.build());
+        let base = tracing_subscriber::registry().with(user_layers);
+        // One of the two is `None`: a `None` layer is skipped, so the stack
+        // without reloading pays nothing for the option.
+        let (reloadable, fixed, swap) = if self.filter_reloading {
+            let (filter, handle) = reload::Layer::new(filter);
+            let swap: SwapFilter = Box::new(move |f| handle.reload(f));
+            (Some(filter), None, Some(swap))
+        } else {
+            (None, Some(filter), None)
+        };
+        let stack = base.with(reloadable).with(fixed).with(layer.build());
         // `Guarded::new` finds the JSON layer and shares its sink's counters.
-        Ok((Dispatch::new(Guarded::new(stack)), guard))
+        let guarded = Guarded::new(stack);
+        Ok(Built {
+            stats: guarded.stats_handle(),
+            dispatch: Dispatch::new(guarded),
+            guard,
+            swap,
+        })
     }
+}
+
+/// What `build_with` made: the stack, its guard, and the handles `try_init`
+/// makes reachable process-wide.
+struct Built {
+    dispatch: Dispatch,
+    guard: FlushGuard,
+    stats: crate::StatsHandle,
+    swap: Option<SwapFilter>,
 }
 
 /// The flush handle of the sink `init` installed, for [`crate::flush`].
@@ -553,7 +603,7 @@ fn dispatch_max_level(dispatch: &Dispatch) -> LevelFilter {
     tracing_core::dispatcher::with_default(dispatch, LevelFilter::current)
 }
 
-fn log_level(level: LevelFilter) -> log::LevelFilter {
+pub(crate) fn log_level(level: LevelFilter) -> log::LevelFilter {
     match level {
         LevelFilter::OFF => log::LevelFilter::Off,
         LevelFilter::ERROR => log::LevelFilter::Error,

@@ -55,6 +55,7 @@ mod layer;
 mod lint;
 mod panic_hook;
 mod path;
+mod reload;
 mod site;
 mod stats;
 
@@ -70,6 +71,7 @@ pub use lint::{
     Forbidden, Policy, PolicyError, Violation, ViolationKind, Violations,
 };
 pub use path::in_logging_path;
+pub use reload::{set_filter, stats, FilterError};
 pub use site::CallSite;
 pub use stats::{ByLevel, DropReason, Dropped, RecursionPair, Stats};
 

@@ -11,6 +11,8 @@ use std::path::Path;
 
 pub use tracing_appender::rolling::{RollingFileAppender, Rotation};
 
+#[cfg(feature = "compress")]
+mod compress;
 mod console;
 mod size;
 

@@ -23,6 +23,8 @@ use crate::sink::writers::{self, Rotation};
 use crate::sink::{FlushGuard, Overflow, SinkBuilder};
 use crate::Guarded;
 
+mod ops;
+
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 type JsonOptions = Box<dyn FnOnce(JsonLayerBuilder) -> JsonLayerBuilder>;
 
@@ -87,6 +89,8 @@ pub struct Builder {
     log_bridge: bool,
     panic_hook: bool,
     filter_reloading: bool,
+    /// Read only with the `compress` feature.
+    compress: bool,
 }
 
 impl Default for Builder {
@@ -103,6 +107,7 @@ impl Default for Builder {
             log_bridge: true,
             panic_hook: true,
             filter_reloading: true,
+            compress: false,
         }
     }
 }
@@ -407,21 +412,6 @@ impl Builder {
         self
     }
 
-    /// Whether [`set_filter`](crate::set_filter) can replace the filter of
-    /// the stack `init` installs (default `true`). Reloading puts the filter
-    /// behind a read-write lock that every event reads, a few shared atomic
-    /// operations per event; turn it off to save them when the level never
-    /// changes at runtime.
-    ///
-    /// ```
-    /// let builder = layer_safe::builder().filter_reloading(false);
-    /// # drop(builder);
-    /// ```
-    pub fn filter_reloading(mut self, on: bool) -> Self {
-        self.filter_reloading = on;
-        self
-    }
-
     /// Installs layer-safe as the global default; panics with the
     /// [`InitError`] if that fails, as `tracing_subscriber::fmt::init` does.
     ///
@@ -511,7 +501,7 @@ impl Builder {
             Output::Stderr => std::io::stderr().is_terminal(),
             _ => false,
         };
-        let writer = open(self.output)?;
+        let writer = ops::open(self.output, self.compress)?;
         let (sink, guard) = self
             .sink
             .writer(writer)

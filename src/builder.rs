@@ -91,6 +91,8 @@ pub struct Builder {
     filter_reloading: bool,
     /// Read only with the `compress` feature.
     compress: bool,
+    #[cfg(feature = "metrics")]
+    metrics_interval: Duration,
 }
 
 impl Default for Builder {
@@ -108,6 +110,8 @@ impl Default for Builder {
             panic_hook: true,
             filter_reloading: true,
             compress: false,
+            #[cfg(feature = "metrics")]
+            metrics_interval: crate::metrics::DEFAULT_INTERVAL,
         }
     }
 }
@@ -527,6 +531,8 @@ impl Builder {
         let stack = base.with(reloadable).with(fixed).with(layer.build());
         // `Guarded::new` finds the JSON layer and shares its sink's counters.
         let guarded = Guarded::new(stack);
+        #[cfg(feature = "metrics")]
+        let guard = ops::publish_metrics(guard, guarded.stats_handle(), self.metrics_interval);
         Ok(Built {
             stats: guarded.stats_handle(),
             dispatch: Dispatch::new(guarded),

@@ -53,6 +53,8 @@ mod error;
 mod guarded;
 mod layer;
 mod lint;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod panic_hook;
 mod path;
 mod reload;

@@ -40,6 +40,39 @@ impl Builder {
         self.compress = on;
         self
     }
+
+    /// How often the counters are published through the `metrics` facade
+    /// (default 1 s, at least 10 ms; feature `metrics`). The publisher
+    /// starts with the sink and publishes a last time when the
+    /// [`FlushGuard`](crate::FlushGuard) is dropped; see
+    /// [`layer_safe::metrics`](crate::metrics) for the names.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = layer_safe::builder().metrics_interval(Duration::from_secs(15));
+    /// # drop(builder);
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn metrics_interval(mut self, interval: std::time::Duration) -> Self {
+        self.metrics_interval = interval;
+        self
+    }
+}
+
+/// Starts the metrics publisher and ties its life to the guard's. A thread
+/// that cannot be started is said on stderr, not an error: the logs matter
+/// more than their metrics.
+#[cfg(feature = "metrics")]
+pub(super) fn publish_metrics(
+    mut guard: crate::FlushGuard,
+    stats: crate::StatsHandle,
+    interval: std::time::Duration,
+) -> crate::FlushGuard {
+    match crate::metrics::Publisher::spawn(stats, interval) {
+        Ok(publisher) => guard.attach(Box::new(publisher)),
+        Err(e) => eprintln!("layer-safe: the metrics publisher did not start: {e}"),
+    }
+    guard
 }
 
 /// Opens the output, gzipping rotated files when `compress` is on.

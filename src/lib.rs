@@ -141,6 +141,12 @@ pub fn flush(timeout: std::time::Duration) -> bool {
     builder::flush_installed(timeout)
 }
 
+/// The README's examples, compiled as doc tests (with the features they
+/// name, under `--all-features`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// A [`Builder`] to configure the writer, format, filter, bounds and policy.
 ///
 /// # Examples

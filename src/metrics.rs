@@ -1,4 +1,4 @@
-//! Publishing the counters through the [`metrics`](::metrics) facade
+//! Publishing the counters through the [`metrics`](https://docs.rs/metrics) facade
 //! (feature `metrics`), for whatever exporter the service installs.
 //!
 //! A publisher thread reads a [`Stats`] snapshot every interval (set with

@@ -137,6 +137,8 @@ fn run(rx: Receiver<Msg>, pending: &Pending) {
     let _path = Entered::enter(Origin::Named("log compressor"));
     let mut status = Status::default();
     for msg in rx {
+        // Infallible outside tests, where `Hold` is the second variant.
+        #[allow(clippy::infallible_destructuring_match)]
         let job = match msg {
             Msg::Job(job) => job,
             #[cfg(test)]

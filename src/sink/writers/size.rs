@@ -18,7 +18,7 @@ use std::path::PathBuf;
 /// the sink count lost records as written; it also brings `chrono` and
 /// `flate2`. This is under 150 lines and tested.
 ///
-/// With [`compress(true)`](Self::compress) (feature `compress`), the rotated
+/// With `compress(true)` (feature `compress`), the rotated
 /// files are `app.log.1.gz` (newest) to `app.log.<keep>.gz`, gzipped on a
 /// thread of their own: at rotation `app.log` is renamed to
 /// `app.log.pending.<n>` and a new `app.log` created, as without compression,

@@ -12,15 +12,18 @@ use std::time::Duration;
 use tracing_core::Dispatch;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
-use tracing_subscriber::Registry;
+use tracing_subscriber::{reload, Registry};
 
 use crate::encode::LineFormat;
 use crate::error::InitError;
 use crate::layer::{JsonLayer, JsonLayerBuilder};
 use crate::lint::Policy;
+use crate::reload::SwapFilter;
 use crate::sink::writers::{self, Rotation};
 use crate::sink::{FlushGuard, Overflow, SinkBuilder};
 use crate::Guarded;
+
+mod ops;
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 type JsonOptions = Box<dyn FnOnce(JsonLayerBuilder) -> JsonLayerBuilder>;
@@ -85,6 +88,11 @@ pub struct Builder {
     layers: Vec<BoxedLayer>,
     log_bridge: bool,
     panic_hook: bool,
+    filter_reloading: bool,
+    /// Read only with the `compress` feature.
+    compress: bool,
+    #[cfg(feature = "metrics")]
+    metrics_interval: Duration,
 }
 
 impl Default for Builder {
@@ -100,6 +108,10 @@ impl Default for Builder {
             layers: Vec::new(),
             log_bridge: true,
             panic_hook: true,
+            filter_reloading: true,
+            compress: false,
+            #[cfg(feature = "metrics")]
+            metrics_interval: crate::metrics::DEFAULT_INTERVAL,
         }
     }
 }
@@ -432,7 +444,12 @@ impl Builder {
         }
         let (log_bridge, panic_hook) = (self.log_bridge, self.panic_hook);
         let policy = Policy::from_env()?.or(self.policy);
-        let (dispatch, guard) = self.build_with(true)?;
+        let Built {
+            dispatch,
+            guard,
+            stats,
+            swap,
+        } = self.build_with(true)?;
         if log_bridge {
             tracing_log::LogTracer::builder()
                 .with_max_level(log_level(dispatch_max_level(&dispatch)))
@@ -446,6 +463,11 @@ impl Builder {
         }
         // Only one global default can succeed, so this is set at most once.
         let _ = INSTALLED.set(guard.flusher());
+        crate::reload::install(crate::reload::Installed {
+            stats,
+            swap,
+            log_bridge,
+        });
         if panic_hook {
             crate::panic_hook::install(guard.flusher(), guard.deadline());
         }
@@ -463,12 +485,12 @@ impl Builder {
     /// assert_eq!(guard.stats().written, 1);
     /// ```
     pub fn build(self) -> Result<(Dispatch, FlushGuard), InitError> {
-        self.build_with(false)
+        self.build_with(false).map(|b| (b.dispatch, b.guard))
     }
 
     /// `violations`: whether the sink writes the process-wide lint
     /// violations in-band (only the one `init` installs does).
-    fn build_with(self, violations: bool) -> Result<(Dispatch, FlushGuard), InitError> {
+    fn build_with(self, violations: bool) -> Result<Built, InitError> {
         Policy::from_env()?;
         let filter = match self.filter {
             Filter::Built(f) => *f,
@@ -483,7 +505,7 @@ impl Builder {
             Output::Stderr => std::io::stderr().is_terminal(),
             _ => false,
         };
-        let writer = open(self.output)?;
+        let writer = ops::open(self.output, self.compress)?;
         let (sink, guard) = self
             .sink
             .writer(writer)
@@ -496,13 +518,37 @@ impl Builder {
         // An empty `Vec` of layers answers `Interest::never` for every
         // callsite (tracing-subscriber's fold starts at `never`): use `None`.
         let user_layers = (!self.layers.is_empty()).then_some(self.layers);
-        let stack = tracing_subscriber::registry()
-            .with(user_layers)
-            .with(filter)
-            .with(layer.build());
+        let base = tracing_subscriber::registry().with(user_layers);
+        // One of the two is `None`: a `None` layer is skipped, so the stack
+        // without reloading pays nothing for the option.
+        let (reloadable, fixed, swap) = if self.filter_reloading {
+            let (filter, handle) = reload::Layer::new(filter);
+            let swap: SwapFilter = Box::new(move |f| handle.reload(f));
+            (Some(filter), None, Some(swap))
+        } else {
+            (None, Some(filter), None)
+        };
+        let stack = base.with(reloadable).with(fixed).with(layer.build());
         // `Guarded::new` finds the JSON layer and shares its sink's counters.
-        Ok((Dispatch::new(Guarded::new(stack)), guard))
+        let guarded = Guarded::new(stack);
+        #[cfg(feature = "metrics")]
+        let guard = ops::publish_metrics(guard, guarded.stats_handle(), self.metrics_interval);
+        Ok(Built {
+            stats: guarded.stats_handle(),
+            dispatch: Dispatch::new(guarded),
+            guard,
+            swap,
+        })
     }
+}
+
+/// What `build_with` made: the stack, its guard, and the handles `try_init`
+/// makes reachable process-wide.
+struct Built {
+    dispatch: Dispatch,
+    guard: FlushGuard,
+    stats: crate::StatsHandle,
+    swap: Option<SwapFilter>,
 }
 
 /// The flush handle of the sink `init` installed, for [`crate::flush`].
@@ -553,7 +599,7 @@ fn dispatch_max_level(dispatch: &Dispatch) -> LevelFilter {
     tracing_core::dispatcher::with_default(dispatch, LevelFilter::current)
 }
 
-fn log_level(level: LevelFilter) -> log::LevelFilter {
+pub(crate) fn log_level(level: LevelFilter) -> log::LevelFilter {
     match level {
         LevelFilter::OFF => log::LevelFilter::Off,
         LevelFilter::ERROR => log::LevelFilter::Error,

@@ -54,8 +54,11 @@ mod error;
 mod guarded;
 mod layer;
 mod lint;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod panic_hook;
 mod path;
+mod reload;
 mod site;
 mod stats;
 
@@ -71,6 +74,7 @@ pub use lint::{
     Forbidden, Policy, PolicyError, Violation, ViolationKind, Violations,
 };
 pub use path::in_logging_path;
+pub use reload::{set_filter, stats, FilterError};
 pub use site::CallSite;
 pub use stats::{ByLevel, DropReason, Dropped, RecursionPair, Stats};
 
@@ -137,6 +141,12 @@ pub fn try_init() -> Result<FlushGuard, InitError> {
 pub fn flush(timeout: std::time::Duration) -> bool {
     builder::flush_installed(timeout)
 }
+
+/// The README's examples, compiled as doc tests (with the features they
+/// name, under `--all-features`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 /// A [`Builder`] to configure the writer, format, filter, bounds and policy.
 ///

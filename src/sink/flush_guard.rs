@@ -52,6 +52,9 @@ pub struct FlushGuard {
     done: Receiver<()>,
     handle: Option<JoinHandle<()>>,
     deadline: Duration,
+    /// Helpers that stop with the sink (the metrics publisher). Fields drop
+    /// after `drop` has drained the queue, so they see the final counts.
+    attached: Vec<Box<dyn Send + Sync>>,
 }
 
 impl FlushGuard {
@@ -68,7 +71,15 @@ impl FlushGuard {
             done,
             handle: Some(handle),
             deadline,
+            attached: Vec::new(),
         }
+    }
+
+    /// Keeps `helper` until the guard is dropped, then drops it after the
+    /// queue is drained.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn attach(&mut self, helper: Box<dyn Send + Sync>) {
+        self.attached.push(helper);
     }
 
     /// Writes what is queued now and flushes the writer, waiting at most

@@ -1,5 +1,7 @@
 //! Writers for the sink: the console, an append file, files rolled by time
-//! (`tracing-appender`'s) and files rolled by size ([`RollingBySize`]).
+//! (`tracing-appender`'s) and files rolled by size ([`RollingBySize`]); with
+//! the `compress` feature, rotated files gzipped on a thread of their own
+//! (`RollingBySize::compress`, `RollingByTime`).
 //!
 //! Any `io::Write + Send + 'static` works as a writer. These need no
 //! buffering of their own: the worker hands them whole batches of lines, one
@@ -11,11 +13,17 @@ use std::path::Path;
 
 pub use tracing_appender::rolling::{RollingFileAppender, Rotation};
 
+#[cfg(feature = "compress")]
+mod compress;
 mod console;
 mod size;
+#[cfg(feature = "compress")]
+mod time;
 
 pub use console::{stderr, stdout, Console};
 pub use size::RollingBySize;
+#[cfg(feature = "compress")]
+pub use time::RollingByTime;
 
 /// Opens `path` for appending, creating it (not its directory) when missing.
 ///

@@ -1,0 +1,112 @@
+//! The builder's settings for running in production: filter reloading,
+//! compressed rotation, and the metrics publisher's interval, each next to
+//! the feature it belongs to.
+
+use std::io::Write;
+
+use super::{Builder, Output};
+use crate::error::InitError;
+
+impl Builder {
+    /// Whether [`set_filter`](crate::set_filter) can replace the filter of
+    /// the stack `init` installs (default `true`). Reloading puts the filter
+    /// behind a read-write lock that every event reads, a few shared atomic
+    /// operations per event; turn it off to save them when the level never
+    /// changes at runtime.
+    ///
+    /// ```
+    /// let builder = layer_safe::builder().filter_reloading(false);
+    /// # drop(builder);
+    /// ```
+    pub fn filter_reloading(mut self, on: bool) -> Self {
+        self.filter_reloading = on;
+        self
+    }
+
+    /// Whether rotated files (rolling by size or by time) are gzipped, on a
+    /// thread of their own so the worker never waits (default `false`;
+    /// feature `compress`). `keep` then counts the `.gz` files; see
+    /// [`RollingBySize`](crate::sink::writers::RollingBySize) and
+    /// [`RollingByTime`](crate::sink::writers::RollingByTime) for the names.
+    ///
+    /// ```
+    /// let builder = layer_safe::builder()
+    ///     .rolling_by_size("app.log", 100 << 20, 10)
+    ///     .compress(true);
+    /// # drop(builder);
+    /// ```
+    #[cfg(feature = "compress")]
+    pub fn compress(mut self, on: bool) -> Self {
+        self.compress = on;
+        self
+    }
+
+    /// How often the counters are published through the `metrics` facade
+    /// (default 1 s, at least 10 ms; feature `metrics`). The publisher
+    /// starts with the sink and publishes a last time when the
+    /// [`FlushGuard`](crate::FlushGuard) is dropped; see
+    /// [`layer_safe::metrics`](crate::metrics) for the names.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = layer_safe::builder().metrics_interval(Duration::from_secs(15));
+    /// # drop(builder);
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn metrics_interval(mut self, interval: std::time::Duration) -> Self {
+        self.metrics_interval = interval;
+        self
+    }
+}
+
+/// Starts the metrics publisher and ties its life to the guard's. A thread
+/// that cannot be started is said on stderr, not an error: the logs matter
+/// more than their metrics.
+#[cfg(feature = "metrics")]
+pub(super) fn publish_metrics(
+    mut guard: crate::FlushGuard,
+    stats: crate::StatsHandle,
+    interval: std::time::Duration,
+) -> crate::FlushGuard {
+    match crate::metrics::Publisher::spawn(stats, interval) {
+        Ok(publisher) => guard.attach(Box::new(publisher)),
+        Err(e) => eprintln!("layer-safe: the metrics publisher did not start: {e}"),
+    }
+    guard
+}
+
+/// Opens the output, gzipping rotated files when `compress` is on.
+#[cfg_attr(not(feature = "compress"), allow(unused_variables))]
+pub(super) fn open(output: Output, compress: bool) -> Result<Box<dyn Write + Send>, InitError> {
+    #[cfg(feature = "compress")]
+    if compress {
+        use crate::sink::writers::{RollingBySize, RollingByTime};
+        let at = |path: &std::path::Path| {
+            let path = path.to_owned();
+            move |error| InitError::Writer { path, error }
+        };
+        match output {
+            Output::ByTime {
+                dir,
+                prefix,
+                rotation,
+                keep,
+            } => {
+                let files = RollingByTime::new(&dir, &prefix, rotation, keep).map_err(at(&dir))?;
+                return Ok(Box::new(files));
+            }
+            Output::BySize {
+                path,
+                max_bytes,
+                keep,
+            } => {
+                let files = RollingBySize::new(&path, max_bytes, keep)
+                    .and_then(|w| w.compress(true))
+                    .map_err(at(&path))?;
+                return Ok(Box::new(files));
+            }
+            other => return super::open(other),
+        }
+    }
+    super::open(output)
+}

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender, TryRecvError};
 
-use super::batch::Batch;
+use super::batch::{Batch, Progress};
 use super::status::Status;
 use super::{Record, Shared};
 use crate::contain;
@@ -441,6 +441,12 @@ impl Worker {
     /// Counts what a write got out.
     fn advance(&mut self, n: usize) {
         let p = self.batch.advance(n);
+        self.count_out(p);
+    }
+
+    /// Counts records written, the sink's own bytes, and the drops a
+    /// report that is out covers (so the next report says only newer ones).
+    fn count_out(&mut self, p: Progress) {
         let c = &self.shared.counters;
         if p.records > 0 {
             c.written(p.records, p.bytes);
@@ -458,10 +464,14 @@ impl Worker {
     fn drop_batch(&mut self, reason: DropReason) -> u64 {
         let c = &self.shared.counters;
         let mut lost = 0;
-        for level in self.batch.drop_rest() {
+        let (out, rest) = self.batch.drop_rest();
+        for level in rest {
             c.dropped(reason, level);
             lost += 1;
         }
+        // A line the writer took all of but its newline is out: the next
+        // batch starts with that newline.
+        self.count_out(out);
         for w in &mut self.waiters {
             w.ok = false;
         }
@@ -576,3 +586,6 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
         "a non-string payload".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -146,17 +146,21 @@ impl Batch {
     /// included).
     pub(crate) fn drop_rest(&mut self) -> (Progress, impl Iterator<Item = Level> + '_) {
         let mut done = Progress::default();
-        let pos = self.pos;
-        let cut = pos > 0 && pos < self.out.len() && self.out[pos - 1] != b'\n';
-        self.mid_line = cut;
-        if cut && self.out[pos] == b'\n' {
-            // Counted as if written; the owed newline is counted when the
-            // next batch writes it.
-            done = self.advance(1);
-            if done.records > 0 {
-                done.bytes -= 1;
-            } else if done.prefix_bytes > 0 {
-                done.prefix_bytes -= 1;
+        if !self.out.is_empty() {
+            let pos = self.pos;
+            let cut = pos > 0 && pos < self.out.len() && self.out[pos - 1] != b'\n';
+            // The newline owed to an earlier cut line is still owed if it
+            // did not get out: a whole batch dropped changes nothing.
+            self.mid_line = cut || pos < self.newline_end;
+            if cut && self.out[pos] == b'\n' {
+                // Counted as if written; the owed newline is counted when
+                // the next batch writes it.
+                done = self.advance(1);
+                if done.records > 0 {
+                    done.bytes -= 1;
+                } else if done.prefix_bytes > 0 {
+                    done.prefix_bytes -= 1;
+                }
             }
         }
         let next = self.next;
@@ -315,5 +319,28 @@ mod tests {
         b.push(b"c\n", Level::INFO);
         let p = b.advance(3);
         assert_eq!((p.records, p.bytes, p.prefix_bytes), (1, 2, 1));
+    }
+
+    #[test]
+    fn the_owed_newline_survives_a_whole_batch_dropped() {
+        let mut b = Batch::default();
+        b.begin(None, false);
+        b.push(b"aaaa\n", Level::INFO);
+        b.advance(2);
+        assert_eq!(lost(&mut b).1.len(), 1);
+        // The next batch gets nothing out at all, twice over...
+        let report = staged(&mut b, &[b"bb\n"]);
+        assert_eq!(b.unwritten()[0], b'\n');
+        assert_eq!(lost(&mut b), (Progress::default(), vec![Level::INFO]));
+        // ...and an empty batch is given up too (the worker's panic path).
+        assert_eq!(lost(&mut b), (Progress::default(), vec![]));
+        // The newline is still owed: the next record starts a line.
+        assert_eq!(staged(&mut b, &[b"cc\n"]), report);
+        assert_eq!(b.unwritten()[0], b'\n');
+        // The newline out, the report cut: a new line is owed again.
+        b.advance(1 + 5);
+        assert_eq!(lost(&mut b), (Progress::default(), vec![Level::INFO]));
+        assert!(b.begin(None, false));
+        assert_eq!(b.unwritten(), b"\n");
     }
 }

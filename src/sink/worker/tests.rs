@@ -218,3 +218,14 @@ fn a_report_cut_short_is_said_again_whole() {
     assert_eq!(cut.len(), 1, "{cut:?}");
     assert!(cut[0].starts_with("{\"timestamp\":"), "{cut:?}");
 }
+
+#[test]
+fn after_a_cut_every_record_starts_a_line_even_if_a_whole_batch_is_dropped() {
+    // A batch cut and given up, then the next one given up with nothing
+    // out at all: the newline owed to the cut line is still owed.
+    let mut w = vec![W::Half, W::Fail, W::Fail, W::Fail];
+    w.extend([W::Fail; 3]);
+    let (stats, out) = run(&w, &[]);
+    assert_eq!(check(&stats, &out).len(), 1);
+    assert_eq!(stats.writer_errors, 6);
+}

@@ -371,7 +371,8 @@ impl Worker {
                 self.backoff = INITIAL_BACKOFF;
                 if std::mem::take(&mut self.failing) {
                     let lost = self.shared.counters.dropped_count(DropReason::WriterError);
-                    self.status.emit(
+                    // Said once, past the rate limit when its failure was shown.
+                    self.status.recovered(
                         Instant::now(),
                         format_args!(
                             "the log writer recovered ({lost} records lost to writer errors so far)"
@@ -395,7 +396,7 @@ impl Worker {
                 let lost = self.shared.counters.dropped_count(DropReason::WriterError);
                 let wait = self.backoff;
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                self.status.emit(
+                self.status.failure(
                     Instant::now(),
                     format_args!(
                         "writing the log failed: {failure} ({lost} records lost to writer \
@@ -493,7 +494,7 @@ impl Worker {
         for w in &mut self.waiters {
             w.ok = false;
         }
-        self.status.emit(
+        self.status.failure(
             Instant::now(),
             format_args!("flushing the log writer failed: {failure}"),
         );

@@ -3,8 +3,17 @@
 //! exactly which records a partial write got out.
 //!
 //! Layout: `[prefix][record][record]...`, where the prefix holds what the
-//! sink adds itself (a newline ending a line a failed write left cut, and the
-//! drop report); it is written, but it is not an event.
+//! sink adds itself: the newline owed to a line a dropped batch left cut,
+//! then the drop report, then the violation reports. It is written, but it
+//! is not an event.
+//!
+//! A line counts as out once all of it is, or once all of it but its
+//! newline is and the batch is given up: the sink then owes that newline,
+//! and it is the first byte of the next batch, before anything else can be
+//! written. So a drop report whose line reaches the output is counted as
+//! reported exactly once, however the rest of its batch fails (its drops
+//! are not said again by the next report), and a record whose line reaches
+//! the output is counted as written.
 
 use std::time::SystemTime;
 
@@ -19,9 +28,10 @@ pub(crate) struct Progress {
     pub(crate) records: u64,
     /// Their bytes.
     pub(crate) bytes: u64,
-    /// Bytes of the prefix, once it is completely written.
+    /// Bytes of the prefix now written, counted part by part (the owed
+    /// newline, the drop report, the violation reports) as each is whole.
     pub(crate) prefix_bytes: u64,
-    /// The drop totals the report covered, once it is completely written.
+    /// The drop totals the report covers, once its line is out.
     pub(crate) report: Option<[u64; 7]>,
 }
 
@@ -30,18 +40,23 @@ pub(crate) struct Batch {
     out: Vec<u8>,
     /// End offset and level of each event record in `out`.
     ends: Vec<(usize, Level)>,
-    /// `out[..prefix_end]` is the prefix.
+    /// `out[..newline_end]` is the newline owed to a cut line (0 or 1 byte).
+    newline_end: usize,
+    /// `out[newline_end..report_end]` is the drop report (maybe empty).
+    report_end: usize,
+    /// `out[..prefix_end]` is the prefix; the violation reports end it.
     prefix_end: usize,
-    /// The drop totals the staged report covers.
+    /// The drop totals the staged report covers, until they are counted.
     report: Option<[u64; 7]>,
     /// Bytes of `out` the writer took so far.
     pos: usize,
     /// Index in `ends` of the first record not yet counted.
     next: usize,
-    /// Whether the prefix was counted.
-    prefix_counted: bool,
-    /// The last batch was dropped in the middle of a line: start the next
-    /// one with a newline, so its first record starts a line.
+    /// Bytes of the prefix counted so far.
+    prefix_counted: usize,
+    /// The output's last line is not ended (a batch was dropped in the
+    /// middle of a line, or before the newline owed to one got out): the
+    /// next batch starts with a newline, so its first record starts a line.
     mid_line: bool,
 }
 
@@ -66,10 +81,12 @@ impl Batch {
         if std::mem::take(&mut self.mid_line) {
             self.out.push(b'\n');
         }
+        self.newline_end = self.out.len();
         if let Some((totals, delta)) = report {
             report::drop_report(&mut self.out, SystemTime::now(), &delta);
             self.report = Some(totals);
         }
+        self.report_end = self.out.len();
         if violations && crate::lint::has_unreported() {
             report::violation_reports(&mut self.out, SystemTime::now());
         }
@@ -121,9 +138,13 @@ impl Batch {
     pub(crate) fn advance(&mut self, n: usize) -> Progress {
         let mut p = Progress::default();
         self.pos = (self.pos + n).min(self.out.len());
-        if !self.prefix_counted && self.pos >= self.prefix_end {
-            self.prefix_counted = true;
-            p.prefix_bytes = self.prefix_end as u64;
+        for end in [self.newline_end, self.report_end, self.prefix_end] {
+            if end > self.prefix_counted && self.pos >= end {
+                p.prefix_bytes += (end - self.prefix_counted) as u64;
+                self.prefix_counted = end;
+            }
+        }
+        if self.pos >= self.report_end {
             p.report = self.report.take();
         }
         let mut start = match self.next {
@@ -142,14 +163,33 @@ impl Batch {
         p
     }
 
-    /// Gives up on what is not written: returns the levels of the records
-    /// lost (a record cut by a partial write included) and empties the batch.
-    pub(crate) fn drop_rest(&mut self) -> impl Iterator<Item = Level> + '_ {
-        self.mid_line =
-            self.pos > 0 && self.pos < self.out.len() && self.out[self.pos - 1] != b'\n';
+    /// Gives up on what is not written and empties the batch. Returns what
+    /// now counts as out (the line the writer took all of but its newline,
+    /// which the newline the next batch starts with completes) and the
+    /// levels of the records lost (a record cut by a partial write
+    /// included).
+    pub(crate) fn drop_rest(&mut self) -> (Progress, impl Iterator<Item = Level> + '_) {
+        let mut done = Progress::default();
+        if !self.out.is_empty() {
+            let pos = self.pos;
+            let cut = pos > 0 && pos < self.out.len() && self.out[pos - 1] != b'\n';
+            // The newline owed to an earlier cut line is still owed if it
+            // did not get out: a whole batch dropped changes nothing.
+            self.mid_line = cut || pos < self.newline_end;
+            if cut && self.out[pos] == b'\n' {
+                // Counted as if written; the owed newline is counted when
+                // the next batch writes it.
+                done = self.advance(1);
+                if done.records > 0 {
+                    done.bytes -= 1;
+                } else if done.prefix_bytes > 0 {
+                    done.prefix_bytes -= 1;
+                }
+            }
+        }
         let next = self.next;
         self.reset();
-        self.ends.drain(..).skip(next).map(|(_, level)| level)
+        (done, self.ends.drain(..).skip(next).map(|(_, level)| level))
     }
 
     /// Empties a batch that was completely written.
@@ -161,17 +201,38 @@ impl Batch {
 
     fn reset(&mut self) {
         self.out.clear();
+        self.newline_end = 0;
+        self.report_end = 0;
         self.prefix_end = 0;
         self.report = None;
         self.pos = 0;
         self.next = 0;
-        self.prefix_counted = false;
+        self.prefix_counted = 0;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const T: [u64; 7] = [1, 0, 2, 0, 0, 0, 0];
+
+    /// A batch holding a drop report for `T` and then `records`; returns
+    /// the report's length.
+    fn staged(b: &mut Batch, records: &[&[u8]]) -> usize {
+        assert!(b.begin(Some((T, T)), false));
+        let report = b.len();
+        for r in records {
+            b.push(r, Level::INFO);
+        }
+        report
+    }
+
+    fn lost(b: &mut Batch) -> (Progress, Vec<Level>) {
+        let (p, lost) = b.drop_rest();
+        let lost = lost.collect();
+        (p, lost)
+    }
 
     #[test]
     fn partial_writes_count_whole_records_only() {
@@ -190,8 +251,7 @@ mod tests {
         assert_eq!((p.records, p.bytes), (1, 5));
         assert_eq!(b.unwritten(), b"bb\n");
         assert_eq!(b.advance(1), Progress::default());
-        let lost: Vec<_> = b.drop_rest().collect();
-        assert_eq!(lost, vec![Level::ERROR]);
+        assert_eq!(lost(&mut b), (Progress::default(), vec![Level::ERROR]));
         assert!(b.is_empty());
         // The cut line is ended before the next batch.
         assert!(b.begin(None, false));
@@ -201,5 +261,110 @@ mod tests {
         assert!(b.done());
         b.clear();
         assert!(!b.begin(None, false));
+    }
+
+    #[test]
+    fn a_report_written_then_a_failure_is_counted_once() {
+        // The report whole, then the write fails inside the first record.
+        let mut b = Batch::default();
+        let report = staged(&mut b, &[b"aaaa\n", b"bb\n"]);
+        let p = b.advance(report + 2);
+        assert_eq!((p.report, p.prefix_bytes), (Some(T), report as u64));
+        // Given up: the report is not counted again, both records are lost.
+        assert_eq!(
+            lost(&mut b),
+            (Progress::default(), vec![Level::INFO, Level::INFO])
+        );
+        // The report whole and nothing else, then given up.
+        let report = staged(&mut b, &[b"aaaa\n"]);
+        assert_eq!(b.unwritten()[0], b'\n', "the cut line is ended first");
+        let p = b.advance(report);
+        assert_eq!((p.report, p.prefix_bytes), (Some(T), report as u64));
+        assert_eq!(lost(&mut b), (Progress::default(), vec![Level::INFO]));
+        assert!(!b.begin(None, false), "no line was left cut");
+    }
+
+    #[test]
+    fn a_report_written_but_its_newline_is_counted_when_given_up() {
+        // The case the fuzzer found (issue 16): the writer took the report
+        // but its newline and failed for good. The newline the next batch
+        // starts with completes the line: its drops are out, and must not
+        // be said again.
+        let mut b = Batch::default();
+        let report = staged(&mut b, &[b"aaaa\n"]);
+        assert_eq!(b.advance(report - 1), Progress::default());
+        let (p, levels) = lost(&mut b);
+        assert_eq!(p.report, Some(T));
+        assert_eq!(p.prefix_bytes, report as u64 - 1);
+        assert_eq!((p.records, levels), (0, vec![Level::INFO]));
+        assert!(b.begin(None, false));
+        assert_eq!(b.unwritten(), b"\n");
+        let p = b.advance(1);
+        assert_eq!((p.prefix_bytes, p.report), (1, None));
+    }
+
+    #[test]
+    fn a_report_cut_short_is_not_counted() {
+        let mut b = Batch::default();
+        let report = staged(&mut b, &[b"aaaa\n"]);
+        assert_eq!(b.advance(report / 2), Progress::default());
+        assert_eq!(lost(&mut b), (Progress::default(), vec![Level::INFO]));
+        // Said again, whole, by a later report; the cut line is ended first.
+        staged(&mut b, &[]);
+        assert_eq!(b.unwritten()[0], b'\n');
+    }
+
+    #[test]
+    fn a_report_written_then_cut_in_the_violations_is_counted() {
+        let mut b = Batch::default();
+        let report = staged(&mut b, &[]);
+        // What `begin` stages when the lint store has violations (it is
+        // process-wide, so not filled from a unit test).
+        b.out.extend_from_slice(b"{\"violation\":1}\n");
+        b.prefix_end = b.out.len();
+        b.push(b"aaaa\n", Level::WARN);
+        let p = b.advance(report + 3);
+        assert_eq!((p.report, p.prefix_bytes), (Some(T), report as u64));
+        assert_eq!(lost(&mut b), (Progress::default(), vec![Level::WARN]));
+        assert!(b.begin(None, false), "the cut violation line is ended");
+    }
+
+    #[test]
+    fn a_record_written_but_its_newline_is_written_when_given_up() {
+        let mut b = Batch::default();
+        assert!(!b.begin(None, false));
+        b.push(b"aaaa\n", Level::INFO);
+        b.push(b"bb\n", Level::ERROR);
+        assert_eq!(b.advance(4), Progress::default());
+        let (p, levels) = lost(&mut b);
+        assert_eq!((p.records, p.bytes, p.report), (1, 4, None));
+        assert_eq!(levels, vec![Level::ERROR]);
+        assert!(b.begin(None, false));
+        b.push(b"c\n", Level::INFO);
+        let p = b.advance(3);
+        assert_eq!((p.records, p.bytes, p.prefix_bytes), (1, 2, 1));
+    }
+
+    #[test]
+    fn the_owed_newline_survives_a_whole_batch_dropped() {
+        let mut b = Batch::default();
+        b.begin(None, false);
+        b.push(b"aaaa\n", Level::INFO);
+        b.advance(2);
+        assert_eq!(lost(&mut b).1.len(), 1);
+        // The next batch gets nothing out at all, twice over...
+        let report = staged(&mut b, &[b"bb\n"]);
+        assert_eq!(b.unwritten()[0], b'\n');
+        assert_eq!(lost(&mut b), (Progress::default(), vec![Level::INFO]));
+        // ...and an empty batch is given up too (the worker's panic path).
+        assert_eq!(lost(&mut b), (Progress::default(), vec![]));
+        // The newline is still owed: the next record starts a line.
+        assert_eq!(staged(&mut b, &[b"cc\n"]), report);
+        assert_eq!(b.unwritten()[0], b'\n');
+        // The newline out, the report cut: a new line is owed again.
+        b.advance(1 + 5);
+        assert_eq!(lost(&mut b), (Progress::default(), vec![Level::INFO]));
+        assert!(b.begin(None, false));
+        assert_eq!(b.unwritten(), b"\n");
     }
 }

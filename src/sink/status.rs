@@ -5,6 +5,14 @@
 //! writer failing in a loop cannot flood stderr: the first
 //! [`FREE_MESSAGES`] messages are shown, then at most one every
 //! [`INTERVAL`], carrying the count of those suppressed meanwhile.
+//!
+//! One exception: once a failure of the writer was shown, its recovery is
+//! always shown too, limit or not, so stderr never ends on "failing" for a
+//! writer that works. A recovery from failures that were all suppressed
+//! goes through the limit like any message: the last thing shown about the
+//! writer is then not a failure, and a writer that fails and recovers in a
+//! loop cannot get past the limit this way (at most one failure and one
+//! recovery shown per interval).
 
 use std::fmt;
 use std::io::{self, Write};
@@ -21,6 +29,8 @@ pub(crate) struct Status {
     shown: u32,
     suppressed: u64,
     last: Option<Instant>,
+    /// The last message shown about the writer was a failure.
+    failure_shown: bool,
 }
 
 impl Status {
@@ -29,12 +39,38 @@ impl Status {
         self.emit_to(now, msg, &mut io::stderr().lock());
     }
 
+    /// Reports a failure of the writer, rate-limited.
+    pub(crate) fn failure(&mut self, now: Instant, msg: fmt::Arguments<'_>) {
+        self.failure_to(now, msg, &mut io::stderr().lock());
+    }
+
+    /// Reports that the writer works again: always shown when its failure
+    /// was (see the module's documentation).
+    pub(crate) fn recovered(&mut self, now: Instant, msg: fmt::Arguments<'_>) {
+        self.recovered_to(now, msg, &mut io::stderr().lock());
+    }
+
     /// At exit: says how many messages were suppressed since the last shown.
     pub(crate) fn finish(&mut self) {
         self.finish_to(&mut io::stderr().lock());
     }
 
-    fn emit_to(&mut self, now: Instant, msg: fmt::Arguments<'_>, out: &mut dyn Write) {
+    fn failure_to(&mut self, now: Instant, msg: fmt::Arguments<'_>, out: &mut dyn Write) {
+        if self.emit_to(now, msg, out) {
+            self.failure_shown = true;
+        }
+    }
+
+    fn recovered_to(&mut self, now: Instant, msg: fmt::Arguments<'_>, out: &mut dyn Write) {
+        if std::mem::take(&mut self.failure_shown) {
+            self.show(now, msg, out);
+        } else {
+            self.emit_to(now, msg, out);
+        }
+    }
+
+    /// Shows `msg` unless the limit suppresses it; returns whether shown.
+    fn emit_to(&mut self, now: Instant, msg: fmt::Arguments<'_>, out: &mut dyn Write) -> bool {
         let due = match self.last {
             _ if self.shown < FREE_MESSAGES => true,
             Some(last) => now.saturating_duration_since(last) >= INTERVAL,
@@ -42,8 +78,13 @@ impl Status {
         };
         if !due {
             self.suppressed += 1;
-            return;
+            return false;
         }
+        self.show(now, msg, out);
+        true
+    }
+
+    fn show(&mut self, now: Instant, msg: fmt::Arguments<'_>, out: &mut dyn Write) {
         // `writeln!` on stderr can fail (closed stderr); never panic over it.
         let _ = if self.suppressed > 0 {
             writeln!(
@@ -98,5 +139,57 @@ mod tests {
         let mut tail = Vec::new();
         s.finish_to(&mut tail);
         assert_eq!(tail, b"layer-safe: 1 status messages suppressed\n");
+    }
+
+    fn text(out: &[u8]) -> Vec<&str> {
+        std::str::from_utf8(out).unwrap().lines().collect()
+    }
+
+    #[test]
+    fn a_recovery_after_a_shown_failure_is_shown_past_the_limit() {
+        let mut s = Status::default();
+        let mut out = Vec::new();
+        let t0 = Instant::now();
+        s.failure_to(t0, format_args!("failing"), &mut out);
+        for i in 0..5 {
+            s.failure_to(t0, format_args!("failing {i}"), &mut out);
+        }
+        assert_eq!(text(&out).len(), FREE_MESSAGES as usize);
+        s.recovered_to(t0, format_args!("recovered"), &mut out);
+        assert_eq!(
+            text(&out).last(),
+            Some(&"layer-safe: recovered (3 similar messages suppressed)")
+        );
+        // Said once: a second recovery with no failure shown between is
+        // limited like any message.
+        s.recovered_to(t0, format_args!("recovered again"), &mut out);
+        assert_eq!(text(&out).len(), FREE_MESSAGES as usize + 1);
+    }
+
+    #[test]
+    fn a_flapping_writer_cannot_get_past_the_limit() {
+        let mut s = Status::default();
+        let mut out = Vec::new();
+        let t0 = Instant::now();
+        for i in 0..3 {
+            s.emit_to(t0, format_args!("m{i}"), &mut out);
+        }
+        let t = |ms: u64| t0 + Duration::from_millis(ms);
+        for i in 0..1000 {
+            s.failure_to(t(20 * i), format_args!("failing"), &mut out);
+            s.recovered_to(t(20 * i + 10), format_args!("recovered"), &mut out);
+        }
+        // 20 s: every failure and recovery suppressed.
+        assert_eq!(text(&out).len(), 3);
+        for i in 0..10 {
+            let at = 61_000 + 20 * i;
+            s.failure_to(t(at), format_args!("failing"), &mut out);
+            s.recovered_to(t(at + 10), format_args!("recovered"), &mut out);
+        }
+        // A minute on: one failure, then its recovery, and nothing more.
+        let lines = text(&out);
+        assert_eq!(lines.len(), 5, "{lines:?}");
+        assert!(lines[3].starts_with("layer-safe: failing ("), "{lines:?}");
+        assert_eq!(lines[4], "layer-safe: recovered");
     }
 }

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
-use super::batch::Batch;
+use super::batch::{Batch, Progress};
 use super::drain::{Lanes, Target};
 use super::status::Status;
 use super::Shared;
@@ -345,7 +345,8 @@ impl Worker {
                 self.backoff = INITIAL_BACKOFF;
                 if std::mem::take(&mut self.failing) {
                     let lost = self.shared.counters.dropped_count(DropReason::WriterError);
-                    self.status.emit(
+                    // Said once, past the rate limit when its failure was shown.
+                    self.status.recovered(
                         Instant::now(),
                         format_args!(
                             "the log writer recovered ({lost} records lost to writer errors so far)"
@@ -369,7 +370,7 @@ impl Worker {
                 let lost = self.shared.counters.dropped_count(DropReason::WriterError);
                 let wait = self.backoff;
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                self.status.emit(
+                self.status.failure(
                     Instant::now(),
                     format_args!(
                         "writing the log failed: {failure} ({lost} records lost to writer \
@@ -415,6 +416,12 @@ impl Worker {
     /// Counts what a write got out.
     fn advance(&mut self, n: usize) {
         let p = self.batch.advance(n);
+        self.count_out(p);
+    }
+
+    /// Counts records written, the sink's own bytes, and the drops a
+    /// report that is out covers (so the next report says only newer ones).
+    fn count_out(&mut self, p: Progress) {
         let c = &self.shared.counters;
         if p.records > 0 {
             c.written(p.records, p.bytes);
@@ -432,10 +439,14 @@ impl Worker {
     fn drop_batch(&mut self, reason: DropReason) -> u64 {
         let c = &self.shared.counters;
         let mut lost = 0;
-        for level in self.batch.drop_rest() {
+        let (out, rest) = self.batch.drop_rest();
+        for level in rest {
             c.dropped(reason, level);
             lost += 1;
         }
+        // A line the writer took all of but its newline is out: the next
+        // batch starts with that newline.
+        self.count_out(out);
         for w in &mut self.waiters {
             w.ok = false;
         }
@@ -457,7 +468,7 @@ impl Worker {
         for w in &mut self.waiters {
             w.ok = false;
         }
-        self.status.emit(
+        self.status.failure(
             Instant::now(),
             format_args!("flushing the log writer failed: {failure}"),
         );
@@ -550,3 +561,6 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
         "a non-string payload".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,13 +1,15 @@
-//! Writers for the sink: the console, an append file, files rolled by time
-//! (`tracing-appender`'s) and files rolled by size ([`RollingBySize`]); with
-//! the `compress` feature, rotated files gzipped on a thread of their own
+//! Writers for the sink: the console, an append file ([`AppendFile`]),
+//! files rolled by time (`tracing-appender`'s) and files rolled by size
+//! ([`RollingBySize`]), the last two in whole lines only; with the
+//! `compress` feature, rotated files gzipped on a thread of their own
 //! (`RollingBySize::compress`, `RollingByTime`).
 //!
 //! Any `io::Write + Send + 'static` works as a writer. These need no
 //! buffering of their own: the worker hands them whole batches of lines, one
-//! `write` call per batch when the writer takes it all.
+//! `write` call per batch when the writer takes it all. The append file and
+//! the size-rolled files are written in whole lines only: a write a full
+//! disk cuts short is cut back to the last whole line.
 
-use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
 
@@ -16,16 +18,19 @@ pub use tracing_appender::rolling::{RollingFileAppender, Rotation};
 #[cfg(feature = "compress")]
 mod compress;
 mod console;
+mod file;
 mod size;
 #[cfg(feature = "compress")]
 mod time;
 
 pub use console::{stderr, stdout, Console};
+pub use file::AppendFile;
 pub use size::RollingBySize;
 #[cfg(feature = "compress")]
 pub use time::RollingByTime;
 
-/// Opens `path` for appending, creating it (not its directory) when missing.
+/// Opens `path` for appending, creating it (not its directory) when missing,
+/// to be written in whole lines only (see [`AppendFile`]).
 ///
 /// # Errors
 ///
@@ -35,13 +40,16 @@ pub use time::RollingByTime;
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
-/// let file = layer_safe::sink::writers::append_file(dir.path().join("app.log"))?;
-/// let (sink, _guard) = layer_safe::Sink::builder().writer(file).build().unwrap();
-/// # drop(sink);
+/// let path = dir.path().join("app.log");
+/// let file = layer_safe::sink::writers::append_file(&path)?;
+/// let (sink, guard) = layer_safe::Sink::builder().writer(file).build().unwrap();
+/// sink.submit(tracing_core::Level::INFO, b"{\"a\":1}\n".to_vec()).unwrap();
+/// assert!(guard.flush(std::time::Duration::from_secs(5)));
+/// assert_eq!(std::fs::read_to_string(&path)?, "{\"a\":1}\n");
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn append_file(path: impl AsRef<Path>) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+pub fn append_file(path: impl AsRef<Path>) -> io::Result<AppendFile> {
+    AppendFile::open(path.as_ref())
 }
 
 /// Files rolled by time, `tracing-appender`'s

@@ -1,8 +1,10 @@
 //! [`RollingBySize`]: files rolled by size, keeping a fixed number.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::PathBuf;
+
+use super::file::{open_lines, Lines};
 
 /// A log file rolled by size: `app.log` is written until the next batch of
 /// lines would take it past `max_bytes`; it then becomes `app.log.1`, the
@@ -10,6 +12,8 @@ use std::path::PathBuf;
 ///
 /// Files are cut between lines, never inside one, so every file holds whole
 /// records. A single line longer than `max_bytes` gets a file of its own.
+/// Like [`AppendFile`](super::AppendFile), a write a full disk cuts short
+/// is cut back to the last whole line.
 ///
 /// Written here rather than taken from a crate: `file-rotate` 0.8 (the
 /// well-known one) cuts `ContentLimit::Bytes` files mid-line, `assert!`s on
@@ -43,7 +47,7 @@ pub struct RollingBySize {
     max_bytes: u64,
     keep: usize,
     /// `None` after a failed rotation: the next write opens it again.
-    file: Option<File>,
+    file: Option<Lines<File>>,
     size: u64,
     #[cfg(feature = "compress")]
     gzip: Option<Gzip>,
@@ -95,13 +99,10 @@ impl RollingBySize {
         Ok(this)
     }
 
-    fn open(&mut self) -> io::Result<&mut File> {
+    fn open(&mut self) -> io::Result<&mut Lines<File>> {
         if self.file.is_none() {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)?;
-            self.size = file.metadata()?.len();
+            let file = open_lines(&self.path)?;
+            self.size = file.len();
             self.file = Some(file);
         }
         // Just set when it was missing.
@@ -281,9 +282,11 @@ impl Write for RollingBySize {
             self.rotate()?;
             return self.write(buf);
         };
-        let n = self.open()?.write(&buf[..take])?;
-        self.size += n as u64;
-        Ok(n)
+        let file = self.open()?;
+        let n = file.write(&buf[..take]);
+        // What is in the file, whether the write got all of it out or not.
+        self.size = file.len();
+        n
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -33,8 +33,10 @@ use tracing_core::Level;
 
 use crate::stats::{DropReason, LaneCounters};
 
-/// Bytes before each record's payload: its length.
+/// Bytes before each record's kind: its length.
 pub(crate) const HEADER: usize = 4;
+/// Bytes before each record's payload: its length and kind.
+pub(crate) const FRAME: usize = HEADER + 1;
 /// The first segment of a lane (some 60 events); doubled as needed. Small,
 /// so threads that come and go cost little of the budget.
 const INITIAL_SEGMENT: usize = 8 * 1024;
@@ -265,8 +267,6 @@ pub(crate) struct Lane {
     since_refresh: u32,
     /// The buffer [`Sink::buffer`](super::Sink::buffer) hands out next.
     pub(crate) spare: Vec<u8>,
-    /// The record being framed.
-    frame: Vec<u8>,
 }
 
 /// The size limits of every lane of one sink.
@@ -300,7 +300,6 @@ impl Lane {
             popped: 0,
             since_refresh: 0,
             spare: Vec::new(),
-            frame: Vec::with_capacity(512),
         };
         lane.grow(budget, INITIAL_SEGMENT.min(limits.max_bytes));
         lane
@@ -344,16 +343,18 @@ impl Lane {
         }
     }
 
-    /// Frames `kind` + `payload` and pushes it; never blocks.
+    /// Pushes one record, framed in place: `framed` is [`FRAME`] bytes this
+    /// fills in (the length and `kind`), then the payload. One copy, into
+    /// the ring; never blocks.
     #[inline]
     pub(crate) fn push(
         &mut self,
         kind: u8,
-        payload: &[u8],
+        framed: &mut [u8],
         budget: &Budget,
         limits: LaneLimits,
     ) -> Result<(), Full> {
-        let need = HEADER + 1 + payload.len();
+        let need = framed.len();
         self.since_refresh += 1;
         if self.since_refresh >= REFRESH_EVERY || self.queued_records() >= limits.records {
             self.refresh(budget, limits);
@@ -365,13 +366,10 @@ impl Lane {
             self.make_room(need, budget, limits)?;
         }
         let ring = self.ring.as_mut().ok_or(Full::Budget)?;
-        self.frame.clear();
-        let len = u32::try_from(payload.len() + 1).map_err(|_| Full::Queue)?;
-        self.frame.extend_from_slice(&len.to_le_bytes());
-        self.frame.push(kind);
-        self.frame.extend_from_slice(payload);
-        ring.push_entire_slice(&self.frame)
-            .map_err(|_| Full::Queue)?;
+        let len = u32::try_from(need - HEADER).map_err(|_| Full::Budget)?;
+        framed[..HEADER].copy_from_slice(&len.to_le_bytes());
+        framed[HEADER] = kind;
+        ring.push_entire_slice(framed).map_err(|_| Full::Queue)?;
         self.pushed += 1;
         Ok(())
     }

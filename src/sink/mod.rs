@@ -84,6 +84,7 @@ pub mod writers;
 pub use config::{ConfigError, Overflow, SinkBuilder};
 pub use flush_guard::FlushGuard;
 pub(crate) use flush_guard::Flusher;
+pub(crate) use lane::FRAME;
 use lane::{Budget, Lane, LaneLimits, LaneShared};
 pub use make_writer::SinkWriter;
 

@@ -18,19 +18,22 @@
 //!   takes it only to hand over a new segment or, under
 //!   `Overflow::DropOldest`, to evict its own oldest records.
 //!
-//! `thread_local::ThreadLocal` keeps one lane per thread and sink; a thread
-//! id is reused after its thread exits, and with it the lane, so 10 000
-//! short-lived threads cost as many lanes as ever ran at once.
+//! `thread_local::ThreadLocal` keeps one lane per thread and sink. It hands
+//! the slot of a thread that exited to the next new thread; that thread
+//! starts a lane of its own (see `thread_serial`), and the worker retires
+//! the old one once it is read dry, so 10 000 short-lived threads cost as
+//! many lanes as ever ran at once.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
-
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_utils::CachePadded;
-use rtrb::{Consumer, Producer, RingBuffer};
+use rtrb::{Producer, RingBuffer};
 use tracing_core::Level;
 
+pub(crate) use super::budget::Budget;
+pub(crate) use super::reader::Reader;
 use crate::stats::{DropReason, LaneCounters};
 
 /// Bytes before each record's kind: its length.
@@ -39,58 +42,10 @@ pub(crate) const HEADER: usize = 4;
 pub(crate) const FRAME: usize = HEADER + 1;
 /// The first segment of a lane (some 60 events); doubled as needed. Small,
 /// so threads that come and go cost little of the budget.
-const INITIAL_SEGMENT: usize = 8 * 1024;
+pub(crate) const INITIAL_SEGMENT: usize = 8 * 1024;
 /// A lane checks the worker's progress at least this often, to notice an
 /// empty grown ring (and shrink it) and to refresh its record count.
 const REFRESH_EVERY: u32 = 1024;
-
-/// The sink's global byte budget: what every lane's segments may take in
-/// all, whatever the number of threads.
-#[derive(Debug)]
-pub(crate) struct Budget {
-    limit: usize,
-    used: CachePadded<AtomicUsize>,
-}
-
-impl Budget {
-    pub(crate) fn new(limit: usize) -> Budget {
-        Budget {
-            limit,
-            used: CachePadded::new(AtomicUsize::new(0)),
-        }
-    }
-
-    /// Takes `n` bytes for a lane's segment, or nothing when they are not
-    /// there. Segments beyond a lane's first may use three quarters of the
-    /// budget: the rest stays for the first segments of other threads, so
-    /// a few bursting threads cannot starve the others of any room.
-    fn take(&self, n: usize) -> bool {
-        let limit = if n > INITIAL_SEGMENT {
-            self.limit / 4 * 3
-        } else {
-            self.limit
-        };
-        self.used
-            .fetch_update(AcqRel, Relaxed, |u| {
-                u.checked_add(n).filter(|&t| t <= limit)
-            })
-            .is_ok()
-    }
-
-    fn give_back(&self, n: usize) {
-        self.used.fetch_sub(n, AcqRel);
-    }
-
-    /// Whether segments hold more than half the budget.
-    fn pressed(&self) -> bool {
-        self.used() > self.limit / 2
-    }
-
-    /// Bytes taken by segments now.
-    pub(crate) fn used(&self) -> usize {
-        self.used.load(Relaxed)
-    }
-}
 
 /// What the worker and the snapshot share with one lane.
 #[derive(Debug)]
@@ -101,7 +56,7 @@ pub(crate) struct LaneShared {
     /// The lane's counts, folded into the sink's when the lane retires.
     pub(crate) counters: Arc<LaneCounters>,
     /// The lane's thread is done with it (its `Lane` was dropped).
-    gone: std::sync::atomic::AtomicBool,
+    gone: AtomicBool,
 }
 
 impl LaneShared {
@@ -130,93 +85,6 @@ impl LaneShared {
     pub(crate) fn add_popped(&self, _held: &MutexGuard<'_, Reader>, n: u64) {
         self.popped.store(self.popped.load(Relaxed) + n, Release);
     }
-}
-
-/// The consumer end of a lane.
-#[derive(Debug)]
-pub(crate) struct Reader {
-    current: Option<(Consumer<u8>, usize)>,
-    /// Segments the producer moved on to, oldest first, with capacities.
-    next: VecDeque<(Consumer<u8>, usize)>,
-}
-
-impl Reader {
-    /// Moves the oldest record's payload to the end of `out` and returns
-    /// its kind; `None` when the lane is empty. Moves on to the next
-    /// segment, freeing the old one, when the current one is read empty.
-    pub(crate) fn pop_into(&mut self, budget: &Budget, out: &mut Vec<u8>) -> Option<u8> {
-        loop {
-            let (ring, _) = self.current.as_mut()?;
-            if let Some(kind) = pop_record(ring, out) {
-                return Some(kind);
-            }
-            // Empty. The producer queues a new segment only after its last
-            // write to the old one, under the mutex held here, so with a
-            // segment queued the old one is finished: read it dry, free it.
-            let next = self.next.pop_front()?;
-            if let Some((old, cap)) = self.current.replace(next) {
-                drop(old);
-                budget.give_back(cap);
-            }
-        }
-    }
-
-    /// Whether every segment is read dry and the producer moved on from
-    /// all but the last.
-    fn drained(&self) -> bool {
-        self.next.is_empty() && self.current.as_ref().map_or(true, |(c, _)| c.slots() == 0)
-    }
-
-    /// Gives the last segment's bytes back (the lane retires).
-    pub(crate) fn release(&mut self, budget: &Budget) {
-        if let Some((_, cap)) = self.current.take() {
-            budget.give_back(cap);
-        }
-    }
-
-    /// Bytes queued now, in every segment.
-    pub(crate) fn available(&self) -> usize {
-        self.current
-            .iter()
-            .chain(self.next.iter())
-            .map(|(c, _)| c.slots())
-            .sum()
-    }
-}
-
-/// Reads one `[len][kind][payload]` record, appending the payload.
-fn pop_record(ring: &mut Consumer<u8>, out: &mut Vec<u8>) -> Option<u8> {
-    let mut len = [0u8; HEADER];
-    {
-        let chunk = ring.read_chunk(HEADER).ok()?;
-        copy_out(&chunk, &mut len);
-    }
-    let len = u32::from_le_bytes(len) as usize;
-    // Written with one push: the whole record is there.
-    let chunk = ring.read_chunk(HEADER + len).ok()?;
-    let (a, b) = chunk.as_slices();
-    let skip = HEADER + 1;
-    let kind = if a.len() > HEADER {
-        a[HEADER]
-    } else {
-        b[HEADER - a.len()]
-    };
-    if a.len() >= skip {
-        out.extend_from_slice(&a[skip..]);
-        out.extend_from_slice(b);
-    } else {
-        out.extend_from_slice(&b[skip - a.len()..]);
-    }
-    chunk.commit_all();
-    Some(kind)
-}
-
-fn copy_out(chunk: &rtrb::chunks::ReadChunk<'_, u8>, into: &mut [u8]) {
-    let (a, b) = chunk.as_slices();
-    let n = a.len().min(into.len());
-    into[..n].copy_from_slice(&a[..n]);
-    let rest = into.len() - n;
-    into[n..].copy_from_slice(&b[..rest]);
 }
 
 /// A number for the current thread, never reused (a `ThreadLocal` slot
@@ -286,9 +154,10 @@ impl Lane {
             reader: Mutex::new(Reader {
                 current: None,
                 next: VecDeque::new(),
+                spare: None,
             }),
             counters: counters.clone(),
-            gone: std::sync::atomic::AtomicBool::new(false),
+            gone: AtomicBool::new(false),
         });
         let mut lane = Lane {
             ring: None,
@@ -404,13 +273,27 @@ impl Lane {
     /// Moves on to a new segment of `cap` bytes, paid for out of the
     /// budget; the worker frees the old one once it has read it empty.
     fn grow(&mut self, budget: &Budget, cap: usize) -> bool {
-        if !budget.take(cap) {
-            return false;
-        }
-        let (producer, consumer) = RingBuffer::new(cap);
+        let mut reader = self.shared.reader();
+        // The worker's spare, when it is at least the size wanted (a grown
+        // ring never shrinks but under pressure): paid for and already
+        // backed by pages.
+        let (producer, consumer, cap) = match reader.spare.take() {
+            Some(s) if s.cap >= cap => (s.producer, s.consumer, s.cap),
+            other => {
+                if let Some(s) = other {
+                    budget.give_back(s.cap);
+                }
+                drop(reader);
+                if !budget.take(cap) {
+                    return false;
+                }
+                let (p, c) = RingBuffer::new(cap);
+                reader = self.shared.reader();
+                (p, c, cap)
+            }
+        };
         // Hand over under the reader's lock, after the last write to the
         // old segment (see `Reader::pop_into`).
-        let mut reader = self.shared.reader();
         if reader.current.is_none() {
             reader.current = Some((consumer, cap));
         } else {

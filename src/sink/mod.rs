@@ -70,11 +70,13 @@ use crate::clock::{Clock, WallClock};
 use crate::stats::{level_index, Counters, DropReason, Stats};
 
 mod batch;
+mod budget;
 mod config;
 mod drain;
 mod flush_guard;
 mod lane;
 mod make_writer;
+mod reader;
 mod report;
 mod status;
 mod submit;

@@ -1,0 +1,56 @@
+//! The sink's global byte budget: what every lane's ring segments may take
+//! in all, whatever the number of threads.
+
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+
+use crossbeam_utils::CachePadded;
+
+use super::lane::INITIAL_SEGMENT;
+
+/// The sink's global byte budget: what every lane's segments may take in
+/// all, whatever the number of threads.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: usize,
+    used: CachePadded<AtomicUsize>,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: usize) -> Budget {
+        Budget {
+            limit,
+            used: CachePadded::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Takes `n` bytes for a lane's segment, or nothing when they are not
+    /// there. Segments beyond a lane's first may use three quarters of the
+    /// budget: the rest stays for the first segments of other threads, so
+    /// a few bursting threads cannot starve the others of any room.
+    pub(crate) fn take(&self, n: usize) -> bool {
+        let limit = if n > INITIAL_SEGMENT {
+            self.limit / 4 * 3
+        } else {
+            self.limit
+        };
+        self.used
+            .fetch_update(AcqRel, Relaxed, |u| {
+                u.checked_add(n).filter(|&t| t <= limit)
+            })
+            .is_ok()
+    }
+
+    pub(crate) fn give_back(&self, n: usize) {
+        self.used.fetch_sub(n, AcqRel);
+    }
+
+    /// Whether segments hold more than half the budget.
+    pub(crate) fn pressed(&self) -> bool {
+        self.used() > self.limit / 2
+    }
+
+    /// Bytes taken by segments now.
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Relaxed)
+    }
+}

@@ -51,6 +51,7 @@ mod contain;
 mod encode;
 mod error;
 mod guarded;
+mod inert;
 mod layer;
 mod lint;
 mod panic_hook;

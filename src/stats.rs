@@ -40,11 +40,18 @@ pub enum DropReason {
     WriterError,
     /// Still queued when the flush deadline at shutdown passed.
     Shutdown,
+    /// The wrapped subscriber (the registry, a layer, a filter) panicked
+    /// while handling the event or span call; the guard contained the panic
+    /// (issue 12). A span whose call panicked is inert from then on.
+    InnerPanic,
 }
 
 impl DropReason {
+    /// How many reasons there are: the length of every per-reason array.
+    pub(crate) const COUNT: usize = 8;
+
     /// Every reason, in the order reports list them.
-    pub const ALL: [DropReason; 7] = [
+    pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::QueueFull,
         DropReason::ByteBudget,
         DropReason::Shed,
@@ -52,6 +59,7 @@ impl DropReason {
         DropReason::Oversize,
         DropReason::WriterError,
         DropReason::Shutdown,
+        DropReason::InnerPanic,
     ];
 
     /// The snake_case name used in reports (`"queue_full"`, ...).
@@ -64,6 +72,7 @@ impl DropReason {
             DropReason::Oversize => "oversize",
             DropReason::WriterError => "writer_error",
             DropReason::Shutdown => "shutdown",
+            DropReason::InnerPanic => "inner_panic",
         }
     }
 
@@ -90,6 +99,8 @@ pub struct Dropped {
     pub writer_error: u64,
     /// See [`DropReason::Shutdown`].
     pub shutdown: u64,
+    /// See [`DropReason::InnerPanic`].
+    pub inner_panic: u64,
 }
 
 impl Dropped {
@@ -108,6 +119,7 @@ impl Dropped {
             DropReason::Oversize => self.oversize,
             DropReason::WriterError => self.writer_error,
             DropReason::Shutdown => self.shutdown,
+            DropReason::InnerPanic => self.inner_panic,
         }
     }
 }
@@ -192,7 +204,8 @@ impl fmt::Display for RecursionPair {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Events offered to the sink, plus events the guard dropped as recursion.
+    /// Events offered to the sink, plus events (and span calls) the guard
+    /// dropped itself: as recursion, or because the inner stack panicked.
     pub submitted: u64,
     /// Records written to the writer.
     pub written: u64,
@@ -228,7 +241,7 @@ pub(crate) struct Counters {
     bytes_written: AtomicU64,
     truncated: AtomicU64,
     writer_errors: AtomicU64,
-    dropped: [AtomicU64; 7],
+    dropped: [AtomicU64; DropReason::COUNT],
     dropped_by_level: [AtomicU64; 5],
     recursions: Mutex<Vec<RecursionPair>>,
 }
@@ -323,6 +336,7 @@ impl Counters {
             oversize: load(&d[4]),
             writer_error: load(&d[5]),
             shutdown: load(&d[6]),
+            inner_panic: load(&d[7]),
         };
         let l = &self.dropped_by_level;
         let dropped_by_level = ByLevel {

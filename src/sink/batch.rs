@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use tracing_core::Level;
 
 use super::report;
+use crate::stats::DropReason;
 
 /// What one write got out.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub(crate) struct Progress {
     /// Bytes of the prefix, once it is completely written.
     pub(crate) prefix_bytes: u64,
     /// The drop totals the report covered, once it is completely written.
-    pub(crate) report: Option<[u64; 7]>,
+    pub(crate) report: Option<[u64; DropReason::COUNT]>,
 }
 
 #[derive(Debug, Default)]
@@ -33,7 +34,7 @@ pub(crate) struct Batch {
     /// `out[..prefix_end]` is the prefix.
     prefix_end: usize,
     /// The drop totals the staged report covers.
-    report: Option<[u64; 7]>,
+    report: Option<[u64; DropReason::COUNT]>,
     /// Bytes of `out` the writer took so far.
     pos: usize,
     /// Index in `ends` of the first record not yet counted.
@@ -61,7 +62,7 @@ impl Batch {
     /// Starts an empty batch: the newline owed by a cut line, then the drop
     /// report when `report` is given as `(totals, delta)`. Returns whether
     /// anything was staged.
-    pub(crate) fn begin(&mut self, report: Option<([u64; 7], [u64; 7])>, violations: bool) -> bool {
+    pub(crate) fn begin(&mut self, report: Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])>, violations: bool) -> bool {
         debug_assert!(self.is_empty());
         if std::mem::take(&mut self.mid_line) {
             self.out.push(b'\n');

@@ -143,7 +143,7 @@ pub(crate) struct Worker {
     /// Records taken off the queue so far.
     taken: u64,
     /// Drop totals by reason already reported in-band.
-    reported: [u64; 7],
+    reported: [u64; DropReason::COUNT],
     last_report: Option<Instant>,
     /// Tries of the current batch that failed.
     attempts: u32,
@@ -178,7 +178,7 @@ impl Worker {
             flush_deadline,
             batch: Batch::default(),
             taken: 0,
-            reported: [0; 7],
+            reported: [0; DropReason::COUNT],
             last_report: None,
             attempts: 0,
             backoff: INITIAL_BACKOFF,
@@ -351,11 +351,11 @@ impl Worker {
 
     /// Drop totals by reason and their increase since the last report, when
     /// anything was dropped since.
-    fn unreported(&self) -> Option<([u64; 7], [u64; 7])> {
+    fn unreported(&self) -> Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])> {
         let c = &self.shared.counters;
         let totals = DropReason::ALL.map(|r| c.dropped_count(r));
-        let mut delta = [0; 7];
-        for i in 0..7 {
+        let mut delta = [0; DropReason::COUNT];
+        for i in 0..DropReason::COUNT {
             delta[i] = totals[i].saturating_sub(self.reported[i]);
         }
         delta.iter().any(|d| *d > 0).then_some((totals, delta))

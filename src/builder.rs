@@ -22,6 +22,8 @@ use crate::sink::writers::{self, Rotation};
 use crate::sink::{FlushGuard, Overflow, SinkBuilder};
 use crate::Guarded;
 
+mod last_words;
+
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 type JsonOptions = Box<dyn FnOnce(JsonLayerBuilder) -> JsonLayerBuilder>;
 
@@ -85,6 +87,7 @@ pub struct Builder {
     layers: Vec<BoxedLayer>,
     log_bridge: bool,
     panic_hook: bool,
+    last_words: last_words::LastWords,
 }
 
 impl Default for Builder {
@@ -100,6 +103,7 @@ impl Default for Builder {
             layers: Vec::new(),
             log_bridge: true,
             panic_hook: true,
+            last_words: Default::default(),
         }
     }
 }
@@ -417,8 +421,9 @@ impl Builder {
     }
 
     /// Installs layer-safe as the global default: the subscriber, the `log`
-    /// bridge and the panic hook (each unless turned off), and the lint
-    /// policy.
+    /// bridge, the panic hook and the crash handler (each unless turned off),
+    /// the exit hook that flushes at `std::process::exit`, the termination
+    /// handler when turned on, and the lint policy.
     ///
     /// ```
     /// let first = layer_safe::builder().writer(std::io::sink()).try_init();
@@ -426,13 +431,15 @@ impl Builder {
     /// assert!(matches!(second, Err(layer_safe::InitError::AlreadySet)));
     /// # drop(first);
     /// ```
-    pub fn try_init(self) -> Result<FlushGuard, InitError> {
+    pub fn try_init(mut self) -> Result<FlushGuard, InitError> {
         if tracing_core::dispatcher::has_been_set() {
             return Err(InitError::AlreadySet);
         }
         let (log_bridge, panic_hook) = (self.log_bridge, self.panic_hook);
         let policy = Policy::from_env()?.or(self.policy);
-        let (dispatch, guard) = self.build_with(true)?;
+        let last_words = std::mem::take(&mut self.last_words);
+        let drain = last_words.drain();
+        let (dispatch, guard) = self.build_with(true, drain.clone())?;
         if log_bridge {
             tracing_log::LogTracer::builder()
                 .with_max_level(log_level(dispatch_max_level(&dispatch)))
@@ -449,6 +456,7 @@ impl Builder {
         if panic_hook {
             crate::panic_hook::install(guard.flusher(), guard.deadline());
         }
+        last_words.install(&guard, drain);
         Ok(guard)
     }
 
@@ -463,12 +471,17 @@ impl Builder {
     /// assert_eq!(guard.stats().written, 1);
     /// ```
     pub fn build(self) -> Result<(Dispatch, FlushGuard), InitError> {
-        self.build_with(false)
+        self.build_with(false, None)
     }
 
     /// `violations`: whether the sink writes the process-wide lint
     /// violations in-band (only the one `init` installs does).
-    fn build_with(self, violations: bool) -> Result<(Dispatch, FlushGuard), InitError> {
+    /// `drain`: the crash handlers' request, for the sink's worker.
+    fn build_with(
+        self,
+        violations: bool,
+        drain: Option<std::sync::Arc<crate::crash::CrashDrain>>,
+    ) -> Result<(Dispatch, FlushGuard), InitError> {
         Policy::from_env()?;
         let filter = match self.filter {
             Filter::Built(f) => *f,
@@ -488,6 +501,7 @@ impl Builder {
             .sink
             .writer(writer)
             .report_violations(violations)
+            .crash_drain(drain)
             .build()?;
         let layer = JsonLayer::builder(sink)
             .format(self.format)

@@ -363,11 +363,15 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
     }
 
     fn enter(&self, span: &Id) {
-        in_path(Origin::Unknown, || self.span_call(span, || self.inner.enter(span)))
+        in_path(Origin::Unknown, || {
+            self.span_call(span, || self.inner.enter(span))
+        })
     }
 
     fn exit(&self, span: &Id) {
-        in_path(Origin::Unknown, || self.span_call(span, || self.inner.exit(span)))
+        in_path(Origin::Unknown, || {
+            self.span_call(span, || self.inner.exit(span))
+        })
     }
 
     fn clone_span(&self, id: &Id) -> Id {

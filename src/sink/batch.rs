@@ -62,7 +62,11 @@ impl Batch {
     /// Starts an empty batch: the newline owed by a cut line, then the drop
     /// report when `report` is given as `(totals, delta)`. Returns whether
     /// anything was staged.
-    pub(crate) fn begin(&mut self, report: Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])>, violations: bool) -> bool {
+    pub(crate) fn begin(
+        &mut self,
+        report: Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])>,
+        violations: bool,
+    ) -> bool {
         debug_assert!(self.is_empty());
         if std::mem::take(&mut self.mid_line) {
             self.out.push(b'\n');
@@ -153,7 +157,10 @@ mod tests {
     #[test]
     fn partial_writes_count_whole_records_only() {
         let mut b = Batch::default();
-        assert!(b.begin(Some(([1, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0])), false));
+        assert!(b.begin(
+            Some(([1, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0])),
+            false
+        ));
         let prefix = b.len();
         b.push(b"aaaa\n", Level::INFO);
         b.push(b"bb\n", Level::ERROR);
@@ -161,7 +168,7 @@ mod tests {
         assert_eq!(p, Progress::default());
         let p = b.advance(3);
         assert_eq!(p.prefix_bytes, prefix as u64);
-        assert_eq!(p.report, Some([1, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(p.report, Some([1, 0, 0, 0, 0, 0, 0, 0]));
         assert_eq!(p.records, 0);
         let p = b.advance(3);
         assert_eq!((p.records, p.bytes), (1, 5));

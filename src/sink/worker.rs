@@ -33,6 +33,7 @@ use super::batch::Batch;
 use super::status::Status;
 use super::{Record, Shared};
 use crate::contain;
+use crate::crash::CrashDrain;
 use crate::path::{Entered, Origin};
 use crate::stats::DropReason;
 
@@ -159,6 +160,8 @@ pub(crate) struct Worker {
     /// The drop report owed at a flush or shutdown was attempted.
     quiesce_reported: bool,
     status: Status,
+    /// Issue 12: drain requests of the crash and termination handlers.
+    crash: Option<Arc<CrashDrain>>,
 }
 
 impl Worker {
@@ -190,7 +193,14 @@ impl Worker {
             shutdown: None,
             quiesce_reported: false,
             status: Status::default(),
+            crash: None,
         }
+    }
+
+    /// Answers `drain`'s requests (see [`Worker::check_crash`]).
+    pub(crate) fn with_crash_drain(mut self, drain: Option<Arc<CrashDrain>>) -> Worker {
+        self.crash = drain;
+        self
     }
 
     /// The thread's body.
@@ -231,6 +241,8 @@ impl Worker {
     fn run_loop(&mut self) {
         loop {
             self.poll_control();
+            // Top of the loop: after every write, and after every wait.
+            self.check_crash();
             let now = Instant::now();
             if self.shutdown.is_some_and(|d| now >= d) {
                 self.give_up();
@@ -287,6 +299,11 @@ impl Worker {
             (Some(_), Some(last)) => (last + REPORT_INTERVAL).saturating_duration_since(now),
             _ => IDLE_TICK,
         };
+        // A crash handler cannot wake a `select`: poll its request.
+        let timeout = self
+            .crash
+            .as_ref()
+            .map_or(timeout, |c| timeout.min(c.poll_interval()));
         if now.saturating_duration_since(self.last_busy) < NAP_WINDOW {
             // The main loop polls the queue and the requests after the nap.
             std::thread::sleep(NAP.min(timeout));
@@ -309,6 +326,43 @@ impl Worker {
             Woke::Control(c) => self.on_control(c),
             Woke::ControlClosed => self.on_control_closed(),
             Woke::Nothing => {}
+        }
+    }
+
+    /// A crash or termination handler asked for a drain (issue 12): write
+    /// what is queued now, then the final record, flush, and tell it. Bounded
+    /// by what was queued at the request (each round takes at least one
+    /// record); a failing writer stops it, and the handler times out.
+    fn check_crash(&mut self) {
+        let Some(request) = self.crash.as_ref().and_then(|c| c.pending()) else {
+            return;
+        };
+        let mut rounds = self.shared.rx.len() + 2;
+        while rounds > 0 {
+            rounds -= 1;
+            if self.batch.is_empty() {
+                self.fill();
+            }
+            if self.batch.is_empty() {
+                break;
+            }
+            self.write_batch();
+            if !self.batch.is_empty() {
+                break;
+            }
+        }
+        let mut last = Vec::new();
+        request.final_record(&mut last);
+        if !last.is_empty() {
+            let wrote = catch_unwind(AssertUnwindSafe(|| self.writer.write_all(&last)));
+            if matches!(wrote, Ok(Ok(()))) {
+                self.shared.counters.report_bytes(last.len() as u64);
+                self.dirty = true;
+            }
+        }
+        self.flush_writer();
+        if let Some(c) = &self.crash {
+            c.complete(&request);
         }
     }
 

@@ -108,6 +108,20 @@ fn run_scenario(name: &str) {
             eprintln!("RESULT handled=true");
             drop(guard);
         }
+        "term_app_handler_before" => {
+            // The application's handler was there first: ours drains, then
+            // calls it, and the process lives on.
+            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            signal_hook::flag::register(libc::SIGTERM, flag.clone()).unwrap();
+            let guard = layer_safe::builder().flush_on_termination(true).init();
+            log_lines(LINES);
+            kill_self(libc::SIGTERM);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            eprintln!("RESULT handled=true");
+            drop(guard);
+        }
         "stalled" => {
             let _guard = layer_safe::builder()
                 .writer(Stalled)
@@ -306,8 +320,12 @@ fn sigterm_with_the_switch_off_dies_as_before_without_a_record() {
 
 #[test]
 fn sigterm_handled_by_the_application_is_left_to_it() {
-    for _ in 0..RUNS {
-        let c = common::run(CHILD, "term_app_handler", TIMEOUT);
+    for scenario in ["term_app_handler", "term_app_handler_before"]
+        .into_iter()
+        .cycle()
+        .take(RUNS)
+    {
+        let c = common::run(CHILD, scenario, TIMEOUT);
         assert!(c.succeeded(), "{}", brief(&c));
         assert_eq!(c.result("handled").as_deref(), Some("true"));
         let r = records(&c);

@@ -74,8 +74,13 @@ impl Builder {
     /// before it run first (Rust's stack-overflow message still prints).
     ///
     /// ```
-    /// let builder = layer_safe::builder().crash_handler(false);
-    /// # drop(builder);
+    /// // `build()` installs no handler either way; `init()` would.
+    /// let (_dispatch, guard) = layer_safe::builder()
+    ///     .crash_handler(false)
+    ///     .writer(std::io::sink())
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(guard.stats().is_clean());
     /// ```
     pub fn crash_handler(mut self, on: bool) -> Self {
         self.last_words.crash_handler = on;
@@ -88,8 +93,12 @@ impl Builder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let builder = layer_safe::builder().crash_timeout(Duration::from_millis(200));
-    /// # drop(builder);
+    /// let (_dispatch, guard) = layer_safe::builder()
+    ///     .crash_timeout(Duration::from_millis(200))
+    ///     .writer(std::io::sink())
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(guard.stats().is_clean());
     /// ```
     pub fn crash_timeout(mut self, timeout: Duration) -> Self {
         self.last_words.crash_timeout = timeout;
@@ -106,8 +115,12 @@ impl Builder {
     /// Off by default: see the README for why.
     ///
     /// ```
-    /// let builder = layer_safe::builder().flush_on_termination(true);
-    /// # drop(builder);
+    /// let (_dispatch, guard) = layer_safe::builder()
+    ///     .flush_on_termination(true)
+    ///     .writer(std::io::sink())
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(guard.stats().is_clean());
     /// ```
     pub fn flush_on_termination(mut self, on: bool) -> Self {
         self.last_words.on_termination = on;

@@ -105,3 +105,111 @@ impl Worker {
         self.write_batch();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{self, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tracing_core::Level;
+
+    use crate::crash::CrashDrain;
+    use crate::Sink;
+
+    /// Takes half of its first write, fails the next `fail` ones, then
+    /// takes everything.
+    #[derive(Clone, Default)]
+    struct Out(Arc<Mutex<(Vec<u8>, u32)>>, u32);
+
+    impl Write for Out {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut s = self.0.lock().unwrap();
+            s.1 += 1;
+            let n = match s.1 {
+                1 if self.1 > 0 => buf.len() / 2,
+                k if k <= self.1 + 1 && self.1 > 0 => return Err(io::ErrorKind::Other.into()),
+                _ => buf.len(),
+            };
+            s.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A sink answering `drain`, `n` records submitted, a fatal request
+    /// made and answered; returns the output's lines.
+    fn crash_after(out: &Out, n: usize, cut_first: bool) -> (crate::Stats, Vec<String>) {
+        let drain = CrashDrain::new(Duration::from_secs(60));
+        let (sink, guard) = Sink::builder()
+            .writer(out.clone())
+            .crash_drain(Some(drain.clone()))
+            .build()
+            .unwrap();
+        let submit = |i: usize| {
+            let record = format!("{{\"n\":{i}}}\n").into_bytes();
+            assert_eq!(sink.submit(Level::INFO, record), Ok(()));
+        };
+        if cut_first {
+            submit(0);
+            // Cut in the middle, then given up: the output's line is open.
+            assert!(!guard.flush(Duration::from_secs(60)));
+        }
+        (0..n).for_each(submit);
+        let seq = drain.request(Some((6, true)), b"crasher");
+        assert!(drain.wait(seq), "the worker answers");
+        // A second request drains again, without a second record.
+        let seq = drain.request(Some((15, false)), b"main");
+        assert!(drain.wait(seq));
+        let stats = sink.stats();
+        drop(guard);
+        let text = String::from_utf8(out.0.lock().unwrap().0.clone()).unwrap();
+        assert!(text.ends_with('\n'), "{text}");
+        // Every byte out is counted, but those of a record cut and lost.
+        let cut = if cut_first {
+            text.find('\n').unwrap()
+        } else {
+            0
+        };
+        assert_eq!(stats.bytes_written, (text.len() - cut) as u64, "{text}");
+        (stats, text.lines().map(str::to_owned).collect())
+    }
+
+    fn json(line: &str) -> serde_json::Value {
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+
+    #[test]
+    fn a_request_writes_what_was_queued_then_one_final_record() {
+        let out = Out::default();
+        let (stats, lines) = crash_after(&out, 100, false);
+        assert_eq!((stats.written, stats.in_flight), (100, 0));
+        assert_eq!(lines.len(), 101, "{lines:#?}");
+        for (i, line) in lines[..100].iter().enumerate() {
+            assert_eq!(json(line)["n"], i, "{line}");
+        }
+        let last = json(&lines[100]);
+        assert_eq!(last["fields"]["signal"], "SIGABRT");
+        assert_eq!(last["fields"]["thread"], "crasher");
+    }
+
+    #[test]
+    fn after_a_cut_line_the_final_record_starts_a_line_and_the_loss_is_said() {
+        let out = Out(Default::default(), 3);
+        let (stats, lines) = crash_after(&out, 5, true);
+        assert_eq!(stats.dropped.writer_error, 1);
+        assert_eq!((stats.written, stats.in_flight), (5, 0));
+        // The cut line, five records, the drop report, the final record.
+        assert!(serde_json::from_str::<serde_json::Value>(&lines[0]).is_err());
+        let parsed: Vec<_> = lines[1..].iter().map(|l| json(l)).collect();
+        assert_eq!(parsed.iter().filter(|v| v.get("n").is_some()).count(), 5);
+        let report = parsed
+            .iter()
+            .find(|v| v["fields"]["message"] == "events dropped");
+        assert_eq!(report.expect("a drop report")["fields"]["writer_error"], 1);
+        assert_eq!(parsed.last().unwrap()["fields"]["signal"], "SIGABRT");
+    }
+}

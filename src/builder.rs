@@ -19,7 +19,7 @@ use crate::error::InitError;
 use crate::layer::{JsonLayer, JsonLayerBuilder};
 use crate::lint::Policy;
 use crate::reload::SwapFilter;
-use crate::sink::writers::{self, Rotation};
+use crate::sink::writers::Rotation;
 use crate::sink::{FlushGuard, Overflow, SinkBuilder};
 use crate::Guarded;
 
@@ -582,30 +582,6 @@ fn parse_filter(directives: &str, source_name: &'static str) -> Result<EnvFilter
             directives: directives.to_owned(),
             reason: e.to_string(),
         })
-}
-
-fn open(output: Output) -> Result<Box<dyn Write + Send>, InitError> {
-    let at = |path: &Path| {
-        let path = path.to_owned();
-        move |error| InitError::Writer { path, error }
-    };
-    Ok(match output {
-        Output::Stdout => Box::new(writers::stdout()),
-        Output::Stderr => Box::new(writers::stderr()),
-        Output::File(path) => Box::new(writers::append_file(&path).map_err(at(&path))?),
-        Output::ByTime {
-            dir,
-            prefix,
-            rotation,
-            keep,
-        } => Box::new(writers::rolling_by_time(&dir, &prefix, rotation, keep).map_err(at(&dir))?),
-        Output::BySize {
-            path,
-            max_bytes,
-            keep,
-        } => Box::new(writers::RollingBySize::new(&path, max_bytes, keep).map_err(at(&path))?),
-        Output::Custom(w) => w,
-    })
 }
 
 fn dispatch_max_level(dispatch: &Dispatch) -> LevelFilter {

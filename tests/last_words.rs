@@ -82,6 +82,38 @@ fn run_scenario(name: &str) {
             std::mem::forget(layer_safe::init());
             log_lines(LINES);
         }
+        term if term.starts_with("term_") => terminate(term),
+        "stalled" => {
+            let _guard = layer_safe::builder()
+                .writer(Stalled)
+                .crash_timeout(Duration::from_millis(50))
+                .init();
+            log_lines(LINES);
+            std::process::abort();
+        }
+        "crash_on_worker" => {
+            struct Aborts;
+            impl Write for Aborts {
+                fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                    std::process::abort()
+                }
+                fn flush(&mut self) -> std::io::Result<()> {
+                    Ok(())
+                }
+            }
+            let _guard = layer_safe::builder().writer(Aborts).init();
+            log_lines(1);
+            std::thread::sleep(Duration::from_secs(30));
+        }
+        "tls_destructor" => tls_destructor(),
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+/// The SIGTERM scenarios: the switch on, off, and an application's own
+/// handler installed after or before `init`.
+fn terminate(name: &str) {
+    match name {
         "term_on" => {
             let _guard = layer_safe::builder().flush_on_termination(true).init();
             log_lines(LINES);
@@ -122,29 +154,6 @@ fn run_scenario(name: &str) {
             eprintln!("RESULT handled=true");
             drop(guard);
         }
-        "stalled" => {
-            let _guard = layer_safe::builder()
-                .writer(Stalled)
-                .crash_timeout(Duration::from_millis(50))
-                .init();
-            log_lines(LINES);
-            std::process::abort();
-        }
-        "crash_on_worker" => {
-            struct Aborts;
-            impl Write for Aborts {
-                fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-                    std::process::abort()
-                }
-                fn flush(&mut self) -> std::io::Result<()> {
-                    Ok(())
-                }
-            }
-            let _guard = layer_safe::builder().writer(Aborts).init();
-            log_lines(1);
-            std::thread::sleep(Duration::from_secs(30));
-        }
-        "tls_destructor" => tls_destructor(),
         other => panic!("unknown scenario {other}"),
     }
 }

@@ -14,6 +14,7 @@
 //!                        ▼  │
 //!                      Failing
 //!   any state ──Shutdown──▶ Draining ──queue empty / deadline──▶ exit
+//!   top of every turn ──crash request──▶ drain for it (`crash.rs`) ──▶ on
 //! ```
 //!
 //! The thread is in the logging path for its whole life, so anything it or

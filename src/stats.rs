@@ -332,6 +332,14 @@ pub(crate) struct Counters {
     lanes: Mutex<Vec<Arc<LaneCounters>>>,
 }
 
+const LEVELS: [Level; 5] = [
+    Level::TRACE,
+    Level::DEBUG,
+    Level::INFO,
+    Level::WARN,
+    Level::ERROR,
+];
+
 pub(crate) fn level_index(level: Level) -> usize {
     match level {
         Level::TRACE => 0,
@@ -353,6 +361,28 @@ impl Counters {
         let lane = Arc::new(LaneCounters::default());
         self.lanes().push(lane.clone());
         lane
+    }
+
+    /// Folds a retired lane's counts into the shared ones, under the lock
+    /// every snapshot holds, so no snapshot sees them twice or not at all.
+    pub(crate) fn retire(&self, lane: &Arc<LaneCounters>) {
+        let mut lanes = self.lanes();
+        let Some(at) = lanes.iter().position(|l| Arc::ptr_eq(l, lane)) else {
+            return;
+        };
+        let l = lanes.swap_remove(at);
+        let take = |a: &AtomicU64| a.load(Acquire);
+        self.submitted.fetch_add(take(&l.inner.submitted), Release);
+        for r in DropReason::ALL {
+            self.dropped
+                .get(r)
+                .fetch_add(take(l.inner.dropped.get(r)), Release);
+        }
+        for lv in LEVELS {
+            self.dropped_by_level
+                .get(lv)
+                .fetch_add(take(l.inner.dropped_by_level.get(lv)), Release);
+        }
     }
 
     fn lanes(&self) -> std::sync::MutexGuard<'_, Vec<Arc<LaneCounters>>> {
@@ -474,8 +504,10 @@ impl Counters {
         };
         // Submissions last: each is counted before its outcome.
         let lane_submitted: u64 = lanes.iter().map(|x| load(&x.inner.submitted)).sum();
-        drop(lanes);
+        // Still under the lanes' lock: a lane retiring moves its counts
+        // into the shared ones, never between two reads of a snapshot.
         let submitted = self.submitted.load(Acquire) + lane_submitted;
+        drop(lanes);
         let done = written + dropped.total();
         debug_assert!(
             submitted >= done,

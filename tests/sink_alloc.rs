@@ -66,17 +66,22 @@ fn submit(sink: &Sink, n: usize) {
 
 #[test]
 fn the_steady_state_allocates_nothing_per_event() {
-    let (sink, guard) = Sink::builder().writer(std::io::sink()).build().unwrap();
-    // Warm up: put 1024 buffers (what the pool holds) in circulation at once,
-    // and let the worker hand them all back.
-    let buffers: Vec<Vec<u8>> = (0..1024).map(|_| sink.buffer()).collect();
+    // Warm up with the writer held: this thread's lane grows, segment by
+    // segment, until it holds a burst of 2048 records, and its last segment
+    // (of more than half of that) stays once they are written.
+    let gate = sink_common::Gate::default();
+    let (sink, guard) = Sink::builder().writer(gate.clone()).build().unwrap();
+    submit(&sink, 1);
+    gate.wait_entered();
+    let buffers: Vec<Vec<u8>> = (0..2048).map(|_| sink.buffer()).collect();
     for mut b in buffers {
         b.extend_from_slice(RECORD);
         sink.submit(Level::INFO, b).unwrap();
     }
+    gate.open();
     assert!(guard.flush(Duration::from_secs(10)));
 
-    // Fewer records than the pool holds: no allocation even if the worker
+    // Fewer records than the lane held: no allocation even if the worker
     // does not run at all meanwhile.
     let n = allocations(|| submit(&sink, 1000));
     assert_eq!(n, 0, "allocations in 1000 submits");
@@ -87,7 +92,7 @@ fn the_steady_state_allocates_nothing_per_event() {
         assert_eq!(allocations(|| submit(&sink, 500)), 0);
     }
     assert!(guard.flush(Duration::from_secs(10)));
-    assert_eq!(sink.stats().written, 1024 + 1000 + 2500);
+    assert_eq!(sink.stats().written, 1 + 2048 + 1000 + 2500);
 }
 
 #[test]

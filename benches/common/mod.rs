@@ -189,6 +189,11 @@ pub trait System: Sync {
     fn batch(&self) -> u64 {
         BATCH
     }
+    /// The dispatch of a tracing-based system, to install as the global
+    /// default (the sustained bench measures it the way a service runs).
+    fn dispatch(&self) -> Option<&Dispatch> {
+        None
+    }
 }
 
 /// layer-safe, the drop-in builder, to a file.
@@ -225,6 +230,9 @@ impl LayerSafe {
 impl System for LayerSafe {
     fn name(&self) -> &'static str {
         "layer_safe"
+    }
+    fn dispatch(&self) -> Option<&Dispatch> {
+        Some(&self.dispatch)
     }
     fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
         in_span(&self.dispatch, f)
@@ -297,6 +305,9 @@ impl System for FmtJson {
     }
     fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
         in_span(&self.dispatch, f)
+    }
+    fn dispatch(&self) -> Option<&Dispatch> {
+        Some(&self.dispatch)
     }
     #[inline(always)]
     fn emit(&self) {

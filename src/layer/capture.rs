@@ -11,7 +11,7 @@ use super::JsonLayer;
 use crate::encode::capture::Capture;
 use crate::encode::record::{self, Writer, CUT, LOG, THREAD};
 use crate::encode::{from_root, thread, with_fields, Timestamp};
-use crate::sink::level_byte;
+use crate::sink::{level_byte, FRAME};
 
 impl JsonLayer {
     pub(super) fn event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
@@ -28,17 +28,18 @@ impl JsonLayer {
         let level = *event.metadata().level();
         let mut buf = std::mem::take(&mut t.record);
         buf.clear();
+        buf.extend_from_slice(&[0; FRAME]);
         self.capture(t, &mut buf, event, ctx, self.limit(), None);
-        if buf.len() > self.max_capture() {
+        if buf.len() - FRAME > self.max_capture() {
             // Too big to queue whole: keep the message, and say how big
             // the event was, as the worker does for a line too long.
-            let full = buf.len();
-            buf.clear();
+            let full = buf.len() - FRAME;
+            buf.truncate(FRAME);
             let limit = self.sink.max_record() / 4;
             self.capture(t, &mut buf, event, ctx, limit, Some(full));
         }
         // A drop is the sink's to count and report.
-        let _ = self.sink.push(self.kind, level, &buf);
+        let _ = self.sink.push(self.kind, level, &mut buf);
         t.record = buf;
     }
 

@@ -24,11 +24,14 @@ struct Seen {
     consumed: u64,
 }
 
-/// A flush request's goal: every lane read up to where it stood.
-pub(crate) type Target = Vec<u64>;
+/// A flush request's goal: every lane (by address) read up to where it
+/// stood. A lane retired since was read dry.
+pub(crate) type Target = Vec<(usize, u64)>;
 
 pub(crate) struct Lanes {
     seen: Vec<Seen>,
+    /// `Shared::lane_count` when `seen` was last brought up to date.
+    known: usize,
     /// The lane the next turn starts with.
     cursor: usize,
     inbox: Vec<u8>,
@@ -41,6 +44,7 @@ impl Lanes {
     pub(crate) fn new(shared: &Shared) -> Lanes {
         Lanes {
             seen: Vec::new(),
+            known: 0,
             cursor: 0,
             inbox: Vec::new(),
             entries: Vec::new(),
@@ -51,13 +55,41 @@ impl Lanes {
 
     /// Picks up lanes made since the last look.
     fn refresh(&mut self, shared: &Shared) {
-        if let Some(all) = shared.readers_since(self.seen.len()) {
-            for lane in all.into_iter().skip(self.seen.len()) {
-                self.seen.push(Seen {
-                    shared: lane,
-                    consumed: 0,
-                });
+        let Some((count, all)) = shared.readers_since(self.known) else {
+            return;
+        };
+        self.known = count;
+        // Keep what was read of each lane still there; add the new ones.
+        let mut seen = Vec::with_capacity(all.len());
+        for lane in all {
+            let consumed = self
+                .seen
+                .iter()
+                .find(|s| Arc::ptr_eq(&s.shared, &lane))
+                .map_or(0, |s| s.consumed);
+            seen.push(Seen {
+                shared: lane,
+                consumed,
+            });
+        }
+        self.seen = seen;
+        if self.cursor >= self.seen.len() {
+            self.cursor = 0;
+        }
+    }
+
+    /// Retires the lanes whose threads moved on and that are read dry.
+    fn retire_finished(&mut self, shared: &Shared) {
+        let before = self.seen.len();
+        self.seen.retain(|s| {
+            let done = s.shared.try_reader().is_some_and(|r| s.shared.finished(&r));
+            if done {
+                shared.retire(&s.shared);
             }
+            !done
+        });
+        if self.seen.len() != before && self.cursor >= self.seen.len() {
+            self.cursor = 0;
         }
     }
 
@@ -74,6 +106,9 @@ impl Lanes {
         self.clock.refresh();
         let n = self.seen.len();
         let mut taken = 0;
+        if n == 0 {
+            return 0;
+        }
         loop {
             let mut progress = false;
             for _ in 0..n {
@@ -87,6 +122,7 @@ impl Lanes {
                 taken += got;
             }
             if !progress {
+                self.retire_finished(shared);
                 return taken;
             }
         }
@@ -136,13 +172,21 @@ impl Lanes {
         self.refresh(shared);
         self.seen
             .iter()
-            .map(|s| s.consumed + s.shared.reader().available() as u64)
+            .map(|s| {
+                let at = s.consumed + s.shared.reader().available() as u64;
+                (Arc::as_ptr(&s.shared) as usize, at)
+            })
             .collect()
     }
 
     /// Whether every lane was read as far as `target`.
     pub(crate) fn reached(&self, target: &Target) -> bool {
-        target.iter().zip(&self.seen).all(|(t, s)| s.consumed >= *t)
+        target.iter().all(|&(lane, at)| {
+            self.seen
+                .iter()
+                .find(|s| Arc::as_ptr(&s.shared) as usize == lane)
+                .map_or(true, |s| s.consumed >= at)
+        })
     }
 
     /// Whether every lane is empty now.

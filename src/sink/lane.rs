@@ -33,10 +33,13 @@ use tracing_core::Level;
 
 use crate::stats::{DropReason, LaneCounters};
 
-/// Bytes before each record's payload: its length.
+/// Bytes before each record's kind: its length.
 pub(crate) const HEADER: usize = 4;
-/// The first segment of a lane; doubled as needed.
-const INITIAL_SEGMENT: usize = 64 * 1024;
+/// Bytes before each record's payload: its length and kind.
+pub(crate) const FRAME: usize = HEADER + 1;
+/// The first segment of a lane (some 60 events); doubled as needed. Small,
+/// so threads that come and go cost little of the budget.
+const INITIAL_SEGMENT: usize = 8 * 1024;
 /// A lane checks the worker's progress at least this often, to notice an
 /// empty grown ring (and shrink it) and to refresh its record count.
 const REFRESH_EVERY: u32 = 1024;
@@ -95,6 +98,10 @@ pub(crate) struct LaneShared {
     /// Records the worker has taken out so far (written once per pass).
     popped: CachePadded<AtomicU64>,
     reader: Mutex<Reader>,
+    /// The lane's counts, folded into the sink's when the lane retires.
+    pub(crate) counters: Arc<LaneCounters>,
+    /// The lane's thread is done with it (its `Lane` was dropped).
+    gone: std::sync::atomic::AtomicBool,
 }
 
 impl LaneShared {
@@ -114,6 +121,12 @@ impl LaneShared {
 
     /// Adds to the records taken out. Only under the reader's lock (the
     /// worker and an evicting producer both take records out).
+    /// Whether the lane's thread is done with it and the worker has read
+    /// it dry: nothing will ever be written to it again.
+    pub(crate) fn finished(&self, reader: &Reader) -> bool {
+        self.gone.load(Acquire) && reader.drained()
+    }
+
     pub(crate) fn add_popped(&self, _held: &MutexGuard<'_, Reader>, n: u64) {
         self.popped.store(self.popped.load(Relaxed) + n, Release);
     }
@@ -145,6 +158,19 @@ impl Reader {
                 drop(old);
                 budget.give_back(cap);
             }
+        }
+    }
+
+    /// Whether every segment is read dry and the producer moved on from
+    /// all but the last.
+    fn drained(&self) -> bool {
+        self.next.is_empty() && self.current.as_ref().map_or(true, |(c, _)| c.slots() == 0)
+    }
+
+    /// Gives the last segment's bytes back (the lane retires).
+    pub(crate) fn release(&mut self, budget: &Budget) {
+        if let Some((_, cap)) = self.current.take() {
+            budget.give_back(cap);
         }
     }
 
@@ -193,6 +219,28 @@ fn copy_out(chunk: &rtrb::chunks::ReadChunk<'_, u8>, into: &mut [u8]) {
     into[n..].copy_from_slice(&b[..rest]);
 }
 
+/// A number for the current thread, never reused (a `ThreadLocal` slot
+/// is: a new thread gets the slot, and so the lane, of one that exited).
+#[inline]
+pub(crate) fn thread_serial() -> u64 {
+    use std::cell::Cell;
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static SERIAL: Cell<u64> = const { Cell::new(0) };
+    }
+    SERIAL
+        .try_with(|s| match s.get() {
+            0 => {
+                let n = NEXT.fetch_add(1, Relaxed);
+                s.set(n);
+                n
+            }
+            n => n,
+        })
+        // Thread teardown: a number of its own, once.
+        .unwrap_or_else(|_| NEXT.fetch_add(1, Relaxed))
+}
+
 /// Why a push did not go in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Full {
@@ -210,6 +258,8 @@ pub(crate) struct Lane {
     cap: usize,
     pub(crate) shared: Arc<LaneShared>,
     counters: Arc<LaneCounters>,
+    /// The thread this lane belongs to (see `thread_serial`).
+    pub(crate) owner: u64,
     /// Records pushed so far.
     pushed: u64,
     /// The worker's `popped` when last read.
@@ -217,8 +267,6 @@ pub(crate) struct Lane {
     since_refresh: u32,
     /// The buffer [`Sink::buffer`](super::Sink::buffer) hands out next.
     pub(crate) spare: Vec<u8>,
-    /// The record being framed.
-    frame: Vec<u8>,
 }
 
 /// The size limits of every lane of one sink.
@@ -239,17 +287,19 @@ impl Lane {
                 current: None,
                 next: VecDeque::new(),
             }),
+            counters: counters.clone(),
+            gone: std::sync::atomic::AtomicBool::new(false),
         });
         let mut lane = Lane {
             ring: None,
             cap: 0,
             shared,
             counters,
+            owner: thread_serial(),
             pushed: 0,
             popped: 0,
             since_refresh: 0,
             spare: Vec::new(),
-            frame: Vec::with_capacity(512),
         };
         lane.grow(budget, INITIAL_SEGMENT.min(limits.max_bytes));
         lane
@@ -293,16 +343,18 @@ impl Lane {
         }
     }
 
-    /// Frames `kind` + `payload` and pushes it; never blocks.
+    /// Pushes one record, framed in place: `framed` is [`FRAME`] bytes this
+    /// fills in (the length and `kind`), then the payload. One copy, into
+    /// the ring; never blocks.
     #[inline]
     pub(crate) fn push(
         &mut self,
         kind: u8,
-        payload: &[u8],
+        framed: &mut [u8],
         budget: &Budget,
         limits: LaneLimits,
     ) -> Result<(), Full> {
-        let need = HEADER + 1 + payload.len();
+        let need = framed.len();
         self.since_refresh += 1;
         if self.since_refresh >= REFRESH_EVERY || self.queued_records() >= limits.records {
             self.refresh(budget, limits);
@@ -314,13 +366,10 @@ impl Lane {
             self.make_room(need, budget, limits)?;
         }
         let ring = self.ring.as_mut().ok_or(Full::Budget)?;
-        self.frame.clear();
-        let len = u32::try_from(payload.len() + 1).map_err(|_| Full::Queue)?;
-        self.frame.extend_from_slice(&len.to_le_bytes());
-        self.frame.push(kind);
-        self.frame.extend_from_slice(payload);
-        ring.push_entire_slice(&self.frame)
-            .map_err(|_| Full::Queue)?;
+        let len = u32::try_from(need - HEADER).map_err(|_| Full::Budget)?;
+        framed[..HEADER].copy_from_slice(&len.to_le_bytes());
+        framed[HEADER] = kind;
+        ring.push_entire_slice(framed).map_err(|_| Full::Queue)?;
         self.pushed += 1;
         Ok(())
     }
@@ -406,6 +455,14 @@ impl Lane {
         self.shared.add_popped(&reader, taken);
         drop(reader);
         self.popped = popped + taken;
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        // The last write to the ring happened before: the worker reads it
+        // dry, then retires the lane.
+        self.shared.gone.store(true, Release);
     }
 }
 

@@ -84,6 +84,7 @@ pub mod writers;
 pub use config::{ConfigError, Overflow, SinkBuilder};
 pub use flush_guard::FlushGuard;
 pub(crate) use flush_guard::Flusher;
+pub(crate) use lane::FRAME;
 use lane::{Budget, Lane, LaneLimits, LaneShared};
 pub use make_writer::SinkWriter;
 
@@ -198,6 +199,12 @@ impl Shared {
     pub(crate) fn with_lane<R>(&self, f: impl FnOnce(&mut Lane) -> R) -> Option<R> {
         let cell = self.lanes.get_or(|| RefCell::new(self.new_lane()));
         let mut lane = cell.try_borrow_mut().ok()?;
+        if lane.owner != lane::thread_serial() {
+            // The slot of a thread that exited: its lane still holds that
+            // thread's records, which the worker writes and then retires.
+            // This thread starts a lane of its own.
+            *lane = self.new_lane();
+        }
         Some(f(&mut lane))
     }
 
@@ -206,21 +213,32 @@ impl Shared {
         let lane = Lane::new(&self.budget, self.limits.lane(), self.counters.lane());
         let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
         readers.push(lane.shared.clone());
-        self.lane_count.store(readers.len(), Release);
+        self.lane_count.fetch_add(1, Release);
         lane
     }
 
-    /// The lanes' reading ends, when there are more than `known`.
-    pub(crate) fn readers_since(&self, known: usize) -> Option<Vec<Arc<LaneShared>>> {
+    /// Every lane's reading end, when lanes were made or retired since the
+    /// count `known`.
+    pub(crate) fn readers_since(&self, known: usize) -> Option<(usize, Vec<Arc<LaneShared>>)> {
         if self.lane_count.load(Acquire) == known {
             return None;
         }
-        Some(
-            self.readers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
-        )
+        let readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        Some((self.lane_count.load(Acquire), readers.clone()))
+    }
+
+    /// Retires a lane whose thread moved on and which is read dry: its
+    /// segment goes back to the budget, its counts into the sink's.
+    pub(crate) fn retire(&self, lane: &Arc<LaneShared>) {
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(at) = readers.iter().position(|r| Arc::ptr_eq(r, lane)) else {
+            return;
+        };
+        readers.swap_remove(at);
+        lane.reader().release(&self.budget);
+        self.counters.retire(&lane.counters);
+        // A change the worker notices (made and retired lanes both count).
+        self.lane_count.fetch_add(1, Release);
     }
 
     /// Every lane's reading end now.
@@ -432,7 +450,7 @@ impl Sink {
 impl fmt::Debug for Sink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sink")
-            .field("lanes", &self.shared.lane_count.load(Relaxed))
+            .field("lanes", &self.shared.readers().len())
             .field("budget_used", &self.shared.budget.used())
             .field("limits", &self.shared.limits)
             .finish_non_exhaustive()

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tracing_core::Level;
 
-use super::lane::{Full, Lane};
+use super::lane::{Full, Lane, FRAME};
 use super::{level_byte, record_level, report, Overflow, Shared, Sink, RAW};
 use crate::stats::DropReason;
 
@@ -70,9 +70,11 @@ impl Sink {
             };
         }
         let outcome = s.with_lane(|lane| {
-            // The payload is the level byte and the line: one push.
-            record.insert(0, level_byte(level));
-            let r = push(s, lane, RAW, level, &record);
+            // Framed in place: the frame, the level byte, the line.
+            let mut head = [0u8; FRAME + 1];
+            head[FRAME] = level_byte(level);
+            record.splice(0..0, head);
+            let r = push(s, lane, RAW, level, &mut record);
             record.clear();
             lane.spare = record;
             r
@@ -84,12 +86,13 @@ impl Sink {
         })
     }
 
-    /// Queues a captured record of `kind` (payload starting with its level
-    /// byte) in this thread's lane.
+    /// Queues a captured record of `kind` in this thread's lane: `framed`
+    /// is [`FRAME`] bytes for the sink, then the payload, which starts with
+    /// its level byte.
     #[inline]
-    pub(crate) fn push(&self, kind: u8, level: Level, payload: &[u8]) -> Result<(), DropReason> {
+    pub(crate) fn push(&self, kind: u8, level: Level, framed: &mut [u8]) -> Result<(), DropReason> {
         let s = &*self.shared;
-        s.with_lane(|lane| push(s, lane, kind, level, payload))
+        s.with_lane(|lane| push(s, lane, kind, level, framed))
             .unwrap_or_else(|| {
                 self.count_lone_drop(level, DropReason::Recursion);
                 Err(DropReason::Recursion)
@@ -112,7 +115,7 @@ fn push(
     lane: &mut Lane,
     kind: u8,
     level: Level,
-    payload: &[u8],
+    framed: &mut [u8],
 ) -> Result<(), DropReason> {
     // Before any outcome (see `Counters::snapshot`).
     lane.count_submitted();
@@ -124,12 +127,12 @@ fn push(
         return Err(DropReason::Shed);
     }
     let limits = s.limits.lane();
-    let pushed = match lane.push(kind, payload, &s.budget, limits) {
+    let pushed = match lane.push(kind, framed, &s.budget, limits) {
         Ok(()) => Ok(()),
         Err(full) => match s.limits.overflow {
             Overflow::DropNewest => Err(full),
-            Overflow::DropOldest => drop_oldest(s, lane, kind, payload, full),
-            Overflow::Block { timeout } => block(s, lane, kind, payload, timeout),
+            Overflow::DropOldest => drop_oldest(s, lane, kind, framed, full),
+            Overflow::Block { timeout } => block(s, lane, kind, framed, timeout),
         },
     };
     match pushed {
@@ -170,7 +173,7 @@ fn drop_oldest(
     s: &Shared,
     lane: &mut Lane,
     kind: u8,
-    payload: &[u8],
+    framed: &mut [u8],
     full: Full,
 ) -> Result<(), Full> {
     let counters = &s.counters;
@@ -181,7 +184,7 @@ fn drop_oldest(
     // The evicted records were queued: their drops are the worker side's
     // kind of outcome, counted in the shared counters.
     lane.evict(
-        payload.len(),
+        framed.len() - FRAME,
         &s.budget,
         s.limits.lane(),
         MAX_EVICTIONS,
@@ -189,7 +192,7 @@ fn drop_oldest(
             counters.dropped(reason, record_level(old));
         },
     );
-    lane.push(kind, payload, &s.budget, s.limits.lane())
+    lane.push(kind, framed, &s.budget, s.limits.lane())
 }
 
 /// Waits up to `timeout` for room (opt-in, for audit logs).
@@ -197,7 +200,7 @@ fn block(
     s: &Shared,
     lane: &mut Lane,
     kind: u8,
-    payload: &[u8],
+    framed: &mut [u8],
     timeout: Duration,
 ) -> Result<(), Full> {
     let deadline = Instant::now() + timeout;
@@ -206,12 +209,12 @@ fn block(
         s.wake_now();
         let now = Instant::now();
         if now >= deadline {
-            return lane.push(kind, payload, &s.budget, s.limits.lane());
+            return lane.push(kind, framed, &s.budget, s.limits.lane());
         }
         std::thread::sleep(backoff.min(deadline - now));
         backoff = (backoff * 2).min(Duration::from_millis(5));
         lane.refresh(&s.budget, s.limits.lane());
-        match lane.push(kind, payload, &s.budget, s.limits.lane()) {
+        match lane.push(kind, framed, &s.budget, s.limits.lane()) {
             Ok(()) => return Ok(()),
             Err(_) => continue,
         }

@@ -19,10 +19,11 @@ use crate::error::InitError;
 use crate::layer::{JsonLayer, JsonLayerBuilder};
 use crate::lint::Policy;
 use crate::reload::SwapFilter;
-use crate::sink::writers::{self, Rotation};
+use crate::sink::writers::Rotation;
 use crate::sink::{FlushGuard, Overflow, SinkBuilder};
 use crate::Guarded;
 
+mod last_words;
 mod ops;
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
@@ -93,6 +94,7 @@ pub struct Builder {
     compress: bool,
     #[cfg(feature = "metrics")]
     metrics_interval: Duration,
+    last_words: last_words::LastWords,
 }
 
 impl Default for Builder {
@@ -112,6 +114,7 @@ impl Default for Builder {
             compress: false,
             #[cfg(feature = "metrics")]
             metrics_interval: crate::metrics::DEFAULT_INTERVAL,
+            last_words: Default::default(),
         }
     }
 }
@@ -429,8 +432,9 @@ impl Builder {
     }
 
     /// Installs layer-safe as the global default: the subscriber, the `log`
-    /// bridge and the panic hook (each unless turned off), and the lint
-    /// policy.
+    /// bridge, the panic hook and the crash handler (each unless turned off),
+    /// the exit hook that flushes at `std::process::exit`, the termination
+    /// handler when turned on, and the lint policy.
     ///
     /// ```
     /// let first = layer_safe::builder().writer(std::io::sink()).try_init();
@@ -438,18 +442,20 @@ impl Builder {
     /// assert!(matches!(second, Err(layer_safe::InitError::AlreadySet)));
     /// # drop(first);
     /// ```
-    pub fn try_init(self) -> Result<FlushGuard, InitError> {
+    pub fn try_init(mut self) -> Result<FlushGuard, InitError> {
         if tracing_core::dispatcher::has_been_set() {
             return Err(InitError::AlreadySet);
         }
         let (log_bridge, panic_hook) = (self.log_bridge, self.panic_hook);
         let policy = Policy::from_env()?.or(self.policy);
+        let last_words = std::mem::take(&mut self.last_words);
+        let drain = last_words.drain();
         let Built {
             dispatch,
             guard,
             stats,
             swap,
-        } = self.build_with(true)?;
+        } = self.build_with(true, drain.clone())?;
         if log_bridge {
             tracing_log::LogTracer::builder()
                 .with_max_level(log_level(dispatch_max_level(&dispatch)))
@@ -471,6 +477,7 @@ impl Builder {
         if panic_hook {
             crate::panic_hook::install(guard.flusher(), guard.deadline());
         }
+        last_words.install(&guard, drain);
         Ok(guard)
     }
 
@@ -485,12 +492,17 @@ impl Builder {
     /// assert_eq!(guard.stats().written, 1);
     /// ```
     pub fn build(self) -> Result<(Dispatch, FlushGuard), InitError> {
-        self.build_with(false).map(|b| (b.dispatch, b.guard))
+        self.build_with(false, None).map(|b| (b.dispatch, b.guard))
     }
 
     /// `violations`: whether the sink writes the process-wide lint
     /// violations in-band (only the one `init` installs does).
-    fn build_with(self, violations: bool) -> Result<Built, InitError> {
+    /// `drain`: the crash handlers' request, for the sink's worker.
+    fn build_with(
+        self,
+        violations: bool,
+        drain: Option<std::sync::Arc<crate::crash::CrashDrain>>,
+    ) -> Result<Built, InitError> {
         Policy::from_env()?;
         let filter = match self.filter {
             Filter::Built(f) => *f,
@@ -510,6 +522,7 @@ impl Builder {
             .sink
             .writer(writer)
             .report_violations(violations)
+            .crash_drain(drain)
             .build()?;
         let layer = JsonLayer::builder(sink)
             .format(self.format)
@@ -569,30 +582,6 @@ fn parse_filter(directives: &str, source_name: &'static str) -> Result<EnvFilter
             directives: directives.to_owned(),
             reason: e.to_string(),
         })
-}
-
-fn open(output: Output) -> Result<Box<dyn Write + Send>, InitError> {
-    let at = |path: &Path| {
-        let path = path.to_owned();
-        move |error| InitError::Writer { path, error }
-    };
-    Ok(match output {
-        Output::Stdout => Box::new(writers::stdout()),
-        Output::Stderr => Box::new(writers::stderr()),
-        Output::File(path) => Box::new(writers::append_file(&path).map_err(at(&path))?),
-        Output::ByTime {
-            dir,
-            prefix,
-            rotation,
-            keep,
-        } => Box::new(writers::rolling_by_time(&dir, &prefix, rotation, keep).map_err(at(&dir))?),
-        Output::BySize {
-            path,
-            max_bytes,
-            keep,
-        } => Box::new(writers::RollingBySize::new(&path, max_bytes, keep).map_err(at(&path))?),
-        Output::Custom(w) => w,
-    })
 }
 
 fn dispatch_max_level(dispatch: &Dispatch) -> LevelFilter {

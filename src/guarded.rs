@@ -7,6 +7,10 @@
 //! Each event is decided on its own, never through cached callsite interest:
 //! `register_callsite` is forwarded untouched, so a callsite first reached
 //! during a recursion is not switched off for good.
+//!
+//! Every call into the inner stack runs under `catch_unwind` (free on the
+//! path that does not panic): a panic there is contained, counted as
+//! [`DropReason::InnerPanic`], and the span it happened on becomes inert.
 
 use std::any::TypeId;
 use std::sync::Arc;
@@ -14,12 +18,14 @@ use std::sync::Arc;
 use tracing_core::field::{Field, Value};
 use tracing_core::span::{Attributes, Current, Id, Record};
 use tracing_core::subscriber::{Interest, Subscriber};
-use tracing_core::{Dispatch, Event, LevelFilter, Metadata};
+use tracing_core::{Dispatch, Event, Level, LevelFilter, Metadata};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::contain;
+use crate::inert::{InertSpans, NO_SPAN};
 use crate::path::{self, Entered, Origin};
 use crate::site::CallSite;
-use crate::stats::{Counters, Stats};
+use crate::stats::{Counters, DropReason, Stats};
 
 /// A `Subscriber` that runs a whole subscriber stack inside the logging path
 /// and drops, and counts, every event its thread emits while already there.
@@ -38,6 +44,15 @@ use crate::stats::{Counters, Stats};
 ///   already in it gets a real id from the inner subscriber, but without its
 ///   field values (their `Debug` would run inside the path); a `record`
 ///   made from inside the path is dropped and counted like an event.
+/// - **Panics of the inner stack.** A panic in the registry, a layer or a
+///   filter (`new_span`, `enter`, `exit`, `record`, `event`, `clone_span`,
+///   `try_close`, ...) is caught, counted as
+///   [`DropReason::InnerPanic`](crate::DropReason) and the host keeps
+///   running. The span it happened on becomes inert: `enter`, `exit` and
+///   `record` for it skip the inner stack (its clones and closes still reach
+///   it, so the registry frees its slot); a span whose `new_span` panicked
+///   gets an id with nothing behind it. A `Panic`-policy violation of the
+///   lints is not contained: it fails the code that logged, as before.
 /// - **Everything else** (`register_callsite`, `max_level_hint`,
 ///   `current_span`, `clone_span`, `downcast_raw`, `on_register_dispatch`)
 ///   is forwarded unchanged, so `EnvFilter`, `reload`, per-layer filters and
@@ -61,6 +76,7 @@ use crate::stats::{Counters, Stats};
 pub struct Guarded<S> {
     inner: S,
     counters: Arc<Counters>,
+    inert: InertSpans,
 }
 
 /// A cloneable handle to the counters of a [`Guarded`] subscriber (and of the
@@ -137,7 +153,11 @@ impl<S: Subscriber + 'static> Guarded<S> {
             .downcast_ref::<crate::JsonLayer>()
             .map(|layer| layer.sink().counters().clone())
             .unwrap_or_default();
-        Guarded { inner, counters }
+        Guarded {
+            inner,
+            counters,
+            inert: InertSpans::default(),
+        }
     }
 }
 
@@ -190,6 +210,65 @@ impl<S> Guarded<S> {
     }
 }
 
+impl<S: Subscriber + 'static> Guarded<S> {
+    /// Counts a contained panic of the inner stack as one dropped call.
+    #[cold]
+    #[inline(never)]
+    fn panicked(&self, level: Level) {
+        self.counters.submitted();
+        self.counters.dropped(DropReason::InnerPanic, level);
+    }
+
+    /// Runs an event's call into the inner stack with its panic contained:
+    /// counted as [`DropReason::InnerPanic`], `fallback` returned. A
+    /// `Panic`-policy violation still unwinds (`contain::catch`). All the
+    /// event path's containment: a `catch_unwind`, free unless it panics.
+    #[inline(always)]
+    fn contained<R>(&self, meta: &Metadata<'_>, fallback: R, f: impl FnOnce() -> R) -> R {
+        match contain::catch(f) {
+            Some(r) => r,
+            None => {
+                self.panicked(*meta.level());
+                fallback
+            }
+        }
+    }
+
+    /// A call for span `id` panicked: count it, make the span inert.
+    #[cold]
+    #[inline(never)]
+    fn span_panicked(&self, id: &Id) {
+        self.inert.insert(id);
+        // The registry may be what is broken: asking it may panic again.
+        let meta = contain::catch(|| self.span_metadata(id)).flatten();
+        self.panicked(meta.map_or(Level::ERROR, |m| *m.level()));
+    }
+
+    /// Runs a call for span `id` on the inner stack, contained; skipped when
+    /// the span is inert.
+    #[inline]
+    fn span_call(&self, id: &Id, f: impl FnOnce()) {
+        if !self.inert.contains(id) && contain::catch(f).is_none() {
+            self.span_panicked(id);
+        }
+    }
+
+    /// `new_span` from inside the path: a real id, without field values.
+    fn new_span_in_path(&self, attrs: &Attributes<'_>) -> Option<Id> {
+        let meta = attrs.metadata();
+        let values: [(&Field, Option<&dyn Value>); 0] = [];
+        let values = meta.fields().value_set(&values);
+        let attrs = if attrs.is_root() {
+            Attributes::new_root(meta, &values)
+        } else if let Some(parent) = attrs.parent() {
+            Attributes::child_of(parent.clone(), meta, &values)
+        } else {
+            Attributes::new(meta, &values)
+        };
+        contain::catch(|| self.inner.new_span(&attrs))
+    }
+}
+
 /// Runs `f` inside the logging path, entering it only if not already there.
 #[inline]
 fn in_path<R>(origin: Origin, f: impl FnOnce() -> R) -> R {
@@ -225,25 +304,26 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
 
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
         let meta = attrs.metadata();
-        if path::in_logging_path() {
+        let id = if path::in_logging_path() {
             // Already logging: the span still gets a real id, but without its
             // field values, whose `Debug` would run inside the path.
-            let values: [(&Field, Option<&dyn Value>); 0] = [];
-            let values = meta.fields().value_set(&values);
-            let attrs = if attrs.is_root() {
-                Attributes::new_root(meta, &values)
-            } else if let Some(parent) = attrs.parent() {
-                Attributes::child_of(parent.clone(), meta, &values)
-            } else {
-                Attributes::new(meta, &values)
-            };
-            return self.inner.new_span(&attrs);
-        }
-        let _entered = Entered::enter(Origin::Callsite(meta));
-        self.inner.new_span(attrs)
+            self.new_span_in_path(attrs)
+        } else {
+            let _entered = Entered::enter(Origin::Callsite(meta));
+            contain::catch(|| self.inner.new_span(attrs))
+        };
+        id.unwrap_or_else(|| {
+            // tokio-rs/tracing#2856: the registry's slab panics for a span
+            // made during thread teardown. Hand out an id with nothing behind.
+            self.panicked(*meta.level());
+            Id::from_u64(NO_SPAN)
+        })
     }
 
     fn record(&self, span: &Id, values: &Record<'_>) {
+        if self.inert.contains(span) {
+            return;
+        }
         if path::in_logging_path() {
             // The values' `Debug` would run inside the path: drop the record.
             if let Some(meta) = self.span_metadata(span) {
@@ -255,12 +335,15 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
             .span_metadata(span)
             .map_or(Origin::Unknown, Origin::Callsite);
         let _entered = Entered::enter(origin);
-        self.inner.record(span, values)
+        self.span_call(span, || self.inner.record(span, values))
     }
 
     fn record_follows_from(&self, span: &Id, follows: &Id) {
+        if self.inert.contains(follows) {
+            return;
+        }
         in_path(Origin::Unknown, || {
-            self.inner.record_follows_from(span, follows)
+            self.span_call(span, || self.inner.record_follows_from(span, follows))
         })
     }
 
@@ -272,7 +355,7 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
             return false;
         }
         let _entered = Entered::enter(Origin::Callsite(meta));
-        self.inner.event_enabled(event)
+        self.contained(meta, false, || self.inner.event_enabled(event))
     }
 
     #[inline]
@@ -285,28 +368,69 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
         let _entered = Entered::enter(Origin::Callsite(meta));
         // Issue 6: time the whole stack's work for this event (sampled under
         // `Report`), so a slow `Debug`, layer or writer is reported.
-        crate::lint::timed(meta, || self.inner.event(event))
+        self.contained(meta, (), || {
+            crate::lint::timed(meta, || self.inner.event(event))
+        })
     }
 
     fn enter(&self, span: &Id) {
-        in_path(Origin::Unknown, || self.inner.enter(span))
+        in_path(Origin::Unknown, || {
+            self.span_call(span, || self.inner.enter(span))
+        })
     }
 
     fn exit(&self, span: &Id) {
-        in_path(Origin::Unknown, || self.inner.exit(span))
+        in_path(Origin::Unknown, || {
+            self.span_call(span, || self.inner.exit(span))
+        })
     }
 
     fn clone_span(&self, id: &Id) -> Id {
-        self.inner.clone_span(id)
+        // Inert spans are cloned too: every clone is closed later, and the
+        // registry's reference count must match.
+        if id.into_u64() == NO_SPAN {
+            return id.clone();
+        }
+        contain::catch(|| self.inner.clone_span(id)).unwrap_or_else(|| {
+            self.span_panicked(id);
+            id.clone()
+        })
     }
 
     #[allow(deprecated)]
     fn drop_span(&self, id: Id) {
-        in_path(Origin::Unknown, || self.inner.drop_span(id))
+        if id.into_u64() != NO_SPAN {
+            in_path(Origin::Unknown, || {
+                if contain::catch(|| self.inner.drop_span(id.clone())).is_none() {
+                    self.span_panicked(&id);
+                }
+            })
+        }
     }
 
     fn try_close(&self, id: Id) -> bool {
-        in_path(Origin::Unknown, || self.inner.try_close(id))
+        if id.into_u64() == NO_SPAN {
+            return false;
+        }
+        // Forwarded for inert spans too, so the registry frees the slot.
+        let closed = in_path(Origin::Unknown, || {
+            contain::catch(|| self.inner.try_close(id.clone()))
+        });
+        match closed {
+            Some(closed) => {
+                if closed {
+                    // The registry may hand the id to a new span now.
+                    self.inert.remove(&id);
+                }
+                closed
+            }
+            None => {
+                // Not made inert: the span may be gone and its id reused.
+                let meta = contain::catch(|| self.span_metadata(&id)).flatten();
+                self.panicked(meta.map_or(Level::ERROR, |m| *m.level()));
+                false
+            }
+        }
     }
 
     fn current_span(&self) -> Current {

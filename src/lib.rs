@@ -49,9 +49,13 @@
 mod builder;
 mod clock;
 mod contain;
+mod crash;
 mod encode;
 mod error;
+#[cfg(unix)]
+mod exit_hook;
 mod guarded;
+mod inert;
 mod layer;
 mod lint;
 #[cfg(feature = "metrics")]
@@ -94,8 +98,12 @@ pub use sink::{FlushGuard, Sink};
 ///
 /// Keep the returned guard alive until the end of `main`: dropping it
 /// flushes what is queued (within a deadline). Records are written by a
-/// background thread, so `std::process::exit` (which runs no destructors)
-/// loses what is still queued: call [`flush`] first.
+/// background thread; what is queued still reaches the writer when the
+/// process ends otherwise: `std::process::exit` or a leaked guard (an exit
+/// hook flushes, within the flush deadline), a crash (the crash handler
+/// drains, then the process dies of the same signal), and SIGTERM/SIGINT
+/// when [`Builder::flush_on_termination`] is on. See the README's table of
+/// what survives what.
 ///
 /// # Examples
 ///
@@ -125,8 +133,8 @@ pub fn try_init() -> Result<FlushGuard, InitError> {
 /// Writes what is queued in the sink that [`init`] or [`try_init`]
 /// installed, waiting at most `timeout`. Returns `true` when everything
 /// logged so far reached the writer; `false` on a timeout, a writer error, or
-/// when nothing was installed. Call it before `std::process::exit`, which
-/// runs no destructors, so the [`FlushGuard`] never gets to flush.
+/// when nothing was installed. `std::process::exit` no longer needs it
+/// (the exit hook flushes), but a flush reports whether everything got out.
 ///
 /// # Examples
 ///

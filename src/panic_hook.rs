@@ -14,10 +14,13 @@ pub(crate) fn install(flusher: Flusher, deadline: Duration) {
     std::panic::set_hook(Box::new(move |info| {
         // The hook's argument is named `PanicHookInfo` since Rust 1.81,
         // after the MSRV (1.80): take its parts instead of naming it.
-        record(info.payload(), info.location());
-        // On the sink's own thread (a writer that panicked) a flush would
-        // wait for itself: the worker contains that panic anyway.
+        // Inside the logging path (the sink's own thread, or a layer whose
+        // panic the guard contains) the event would only be dropped as
+        // recursion, and a flush would wait for itself; the guard and the
+        // worker count that panic instead. Asking the thread's name there
+        // could also abort during thread teardown.
         if !crate::path::in_logging_path() {
+            record(info.payload(), info.location());
             flusher.flush(deadline);
         }
         previous(info);

@@ -40,11 +40,18 @@ pub enum DropReason {
     WriterError,
     /// Still queued when the flush deadline at shutdown passed.
     Shutdown,
+    /// The wrapped subscriber (the registry, a layer, a filter) panicked
+    /// while handling the event or span call; the guard contained the panic
+    /// (issue 12). A span whose call panicked is inert from then on.
+    InnerPanic,
 }
 
 impl DropReason {
+    /// How many reasons there are: the length of every per-reason array.
+    pub(crate) const COUNT: usize = 8;
+
     /// Every reason, in the order reports list them.
-    pub const ALL: [DropReason; 7] = [
+    pub const ALL: [DropReason; DropReason::COUNT] = [
         DropReason::QueueFull,
         DropReason::ByteBudget,
         DropReason::Shed,
@@ -52,6 +59,7 @@ impl DropReason {
         DropReason::Oversize,
         DropReason::WriterError,
         DropReason::Shutdown,
+        DropReason::InnerPanic,
     ];
 
     /// The snake_case name used in reports (`"queue_full"`, ...).
@@ -64,17 +72,29 @@ impl DropReason {
             DropReason::Oversize => "oversize",
             DropReason::WriterError => "writer_error",
             DropReason::Shutdown => "shutdown",
+            DropReason::InnerPanic => "inner_panic",
         }
     }
 
+    /// The reason's place in [`ALL`](Self::ALL) and in every per-reason
+    /// array (checked at compile time below).
     fn index(self) -> usize {
         self as usize
     }
 }
 
+// `ALL` lists the reasons in declaration order, so `index` finds each one.
+const _: () = {
+    let mut i = 0;
+    while i < DropReason::COUNT {
+        assert!(DropReason::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
 /// One atomic count per [`DropReason`].
 #[derive(Debug, Default)]
-pub(crate) struct ReasonCounts([AtomicU64; DropReason::ALL.len()]);
+pub(crate) struct ReasonCounts([AtomicU64; DropReason::COUNT]);
 
 impl ReasonCounts {
     #[inline]
@@ -147,6 +167,8 @@ pub struct Dropped {
     pub writer_error: u64,
     /// See [`DropReason::Shutdown`].
     pub shutdown: u64,
+    /// See [`DropReason::InnerPanic`].
+    pub inner_panic: u64,
 }
 
 impl Dropped {
@@ -156,15 +178,30 @@ impl Dropped {
     }
 
     /// The count for one reason.
+    ///
+    /// ```
+    /// use layer_safe::{DropReason, Dropped};
+    ///
+    /// let dropped = Dropped::default();
+    /// assert_eq!(dropped.get(DropReason::InnerPanic), dropped.inner_panic);
+    /// ```
     pub fn get(&self, reason: DropReason) -> u64 {
+        let mut copy = *self;
+        *copy.slot(reason)
+    }
+
+    /// The field that counts `reason`: the one place a reason is mapped to
+    /// its field, so adding a reason adds one arm here.
+    fn slot(&mut self, reason: DropReason) -> &mut u64 {
         match reason {
-            DropReason::QueueFull => self.queue_full,
-            DropReason::ByteBudget => self.byte_budget,
-            DropReason::Shed => self.shed,
-            DropReason::Recursion => self.recursion,
-            DropReason::Oversize => self.oversize,
-            DropReason::WriterError => self.writer_error,
-            DropReason::Shutdown => self.shutdown,
+            DropReason::QueueFull => &mut self.queue_full,
+            DropReason::ByteBudget => &mut self.byte_budget,
+            DropReason::Shed => &mut self.shed,
+            DropReason::Recursion => &mut self.recursion,
+            DropReason::Oversize => &mut self.oversize,
+            DropReason::WriterError => &mut self.writer_error,
+            DropReason::Shutdown => &mut self.shutdown,
+            DropReason::InnerPanic => &mut self.inner_panic,
         }
     }
 }
@@ -249,7 +286,8 @@ impl fmt::Display for RecursionPair {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Events offered to the sink, plus events the guard dropped as recursion.
+    /// Events offered to the sink, plus events (and span calls) the guard
+    /// dropped itself: as recursion, or because the inner stack panicked.
     pub submitted: u64,
     /// Records written to the writer.
     pub written: u64,
@@ -390,14 +428,18 @@ impl Counters {
     }
 
     /// Every reason's count, as [`dropped_count`](Self::dropped_count).
-    pub(crate) fn dropped_counts(&self) -> [u64; DropReason::ALL.len()] {
-        let lanes = self.lanes();
+    pub(crate) fn dropped_counts(&self) -> [u64; DropReason::COUNT] {
+        self.sum_dropped(&self.lanes())
+    }
+
+    /// Every reason's count: the shared one plus every lane's (Acquire).
+    fn sum_dropped(&self, lanes: &[Arc<LaneCounters>]) -> [u64; DropReason::COUNT] {
         DropReason::ALL.map(|r| {
-            let shared = self.dropped.get(r).load(Acquire);
-            shared
+            let load = |a: &AtomicU64| a.load(Acquire);
+            load(self.dropped.get(r))
                 + lanes
                     .iter()
-                    .map(|l| l.inner.dropped.get(r).load(Acquire))
+                    .map(|l| load(l.inner.dropped.get(r)))
                     .sum::<u64>()
         })
     }
@@ -435,22 +477,10 @@ impl Counters {
         let written = self.written.load(Acquire);
         let load = |a: &AtomicU64| a.load(Acquire);
         let lanes = self.lanes();
-        let d = DropReason::ALL.map(|r| {
-            load(self.dropped.get(r))
-                + lanes
-                    .iter()
-                    .map(|l| load(l.inner.dropped.get(r)))
-                    .sum::<u64>()
-        });
-        let dropped = Dropped {
-            queue_full: d[0],
-            byte_budget: d[1],
-            shed: d[2],
-            recursion: d[3],
-            oversize: d[4],
-            writer_error: d[5],
-            shutdown: d[6],
-        };
+        let mut dropped = Dropped::default();
+        for (r, n) in DropReason::ALL.into_iter().zip(self.sum_dropped(&lanes)) {
+            *dropped.slot(r) = n;
+        }
         let levels = [
             Level::TRACE,
             Level::DEBUG,

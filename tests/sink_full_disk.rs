@@ -147,8 +147,8 @@ impl Log {
 
 /// Reads `files`: only whole JSON lines, each a record or a drop report.
 /// Returns the records and what the reports claim, per reason.
-fn whole_lines(files: &[PathBuf]) -> (u64, [u64; 7]) {
-    let (mut records, mut claimed) = (0, [0; 7]);
+fn whole_lines(files: &[PathBuf]) -> (u64, [u64; DropReason::ALL.len()]) {
+    let (mut records, mut claimed) = (0, [0; DropReason::ALL.len()]);
     for f in files {
         let text = std::fs::read_to_string(f).unwrap();
         assert!(text.is_empty() || text.ends_with('\n'), "{f:?} ends cut");

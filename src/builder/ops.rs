@@ -1,11 +1,13 @@
 //! The builder's settings for running in production: filter reloading,
 //! compressed rotation, and the metrics publisher's interval, each next to
-//! the feature it belongs to.
+//! the feature it belongs to; and opening the output.
 
 use std::io::Write;
+use std::path::Path;
 
 use super::{Builder, Output};
 use crate::error::InitError;
+use crate::sink::writers;
 
 impl Builder {
     /// Whether [`set_filter`](crate::set_filter) can replace the filter of
@@ -105,8 +107,33 @@ pub(super) fn open(output: Output, compress: bool) -> Result<Box<dyn Write + Sen
                     .map_err(at(&path))?;
                 return Ok(Box::new(files));
             }
-            other => return super::open(other),
+            other => return plain(other),
         }
     }
-    super::open(output)
+    plain(output)
+}
+
+/// Opens an output without compression.
+fn plain(output: Output) -> Result<Box<dyn Write + Send>, InitError> {
+    let at = |path: &Path| {
+        let path = path.to_owned();
+        move |error| InitError::Writer { path, error }
+    };
+    Ok(match output {
+        Output::Stdout => Box::new(writers::stdout()),
+        Output::Stderr => Box::new(writers::stderr()),
+        Output::File(path) => Box::new(writers::append_file(&path).map_err(at(&path))?),
+        Output::ByTime {
+            dir,
+            prefix,
+            rotation,
+            keep,
+        } => Box::new(writers::rolling_by_time(&dir, &prefix, rotation, keep).map_err(at(&dir))?),
+        Output::BySize {
+            path,
+            max_bytes,
+            keep,
+        } => Box::new(writers::RollingBySize::new(&path, max_bytes, keep).map_err(at(&path))?),
+        Output::Custom(w) => w,
+    })
 }

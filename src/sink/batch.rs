@@ -20,6 +20,7 @@ use std::time::SystemTime;
 use tracing_core::Level;
 
 use super::report;
+use crate::stats::DropReason;
 
 /// What one write got out.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -32,7 +33,7 @@ pub(crate) struct Progress {
     /// newline, the drop report, the violation reports) as each is whole.
     pub(crate) prefix_bytes: u64,
     /// The drop totals the report covers, once its line is out.
-    pub(crate) report: Option<[u64; 7]>,
+    pub(crate) report: Option<[u64; DropReason::COUNT]>,
 }
 
 #[derive(Debug, Default)]
@@ -47,7 +48,7 @@ pub(crate) struct Batch {
     /// `out[..prefix_end]` is the prefix; the violation reports end it.
     prefix_end: usize,
     /// The drop totals the staged report covers, until they are counted.
-    report: Option<[u64; 7]>,
+    report: Option<[u64; DropReason::COUNT]>,
     /// Bytes of `out` the writer took so far.
     pos: usize,
     /// Index in `ends` of the first record not yet counted.
@@ -76,7 +77,11 @@ impl Batch {
     /// Starts an empty batch: the newline owed by a cut line, then the drop
     /// report when `report` is given as `(totals, delta)`. Returns whether
     /// anything was staged.
-    pub(crate) fn begin(&mut self, report: Option<([u64; 7], [u64; 7])>, violations: bool) -> bool {
+    pub(crate) fn begin(
+        &mut self,
+        report: Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])>,
+        violations: bool,
+    ) -> bool {
         debug_assert!(self.is_empty());
         if std::mem::take(&mut self.mid_line) {
             self.out.push(b'\n');
@@ -92,6 +97,15 @@ impl Batch {
         }
         self.prefix_end = self.out.len();
         !self.out.is_empty()
+    }
+
+    /// Appends a line of the sink's own to the prefix (the crash handler's
+    /// final record): written, but not an event. Only right after
+    /// [`begin`](Self::begin), before any record.
+    pub(crate) fn push_own_line(&mut self, line: &[u8]) {
+        debug_assert!(self.ends.is_empty() && self.pos == 0);
+        self.out.extend_from_slice(line);
+        self.prefix_end = self.out.len();
     }
 
     /// Appends one event record.
@@ -215,7 +229,7 @@ impl Batch {
 mod tests {
     use super::*;
 
-    const T: [u64; 7] = [1, 0, 2, 0, 0, 0, 0];
+    const T: [u64; DropReason::COUNT] = [1, 0, 2, 0, 0, 0, 0, 0];
 
     /// A batch holding a drop report for `T` and then `records`; returns
     /// the report's length.
@@ -237,7 +251,10 @@ mod tests {
     #[test]
     fn partial_writes_count_whole_records_only() {
         let mut b = Batch::default();
-        assert!(b.begin(Some(([1, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0])), false));
+        assert!(b.begin(
+            Some(([1, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0])),
+            false
+        ));
         let prefix = b.len();
         b.push(b"aaaa\n", Level::INFO);
         b.push(b"bb\n", Level::ERROR);
@@ -245,7 +262,7 @@ mod tests {
         assert_eq!(p, Progress::default());
         let p = b.advance(3);
         assert_eq!(p.prefix_bytes, prefix as u64);
-        assert_eq!(p.report, Some([1, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(p.report, Some([1, 0, 0, 0, 0, 0, 0, 0]));
         assert_eq!(p.records, 0);
         let p = b.advance(3);
         assert_eq!((p.records, p.bytes), (1, 5));

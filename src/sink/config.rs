@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::flush_guard::FlushGuard;
 use super::worker::Worker;
 use super::{writers, Limits, Shared, Sink};
+use crate::crash::CrashDrain;
 use crate::stats::Counters;
 
 /// 65 536 records: absorbs a one-second writer stall at 65 000 events a
@@ -194,6 +195,8 @@ pub struct SinkBuilder {
     writer: Option<Box<dyn Write + Send>>,
     counters: Option<Arc<Counters>>,
     report_violations: bool,
+    /// Issue 12: the crash handlers' drain request, handed to the worker.
+    crash: Option<Arc<CrashDrain>>,
 }
 
 impl Default for SinkBuilder {
@@ -209,6 +212,7 @@ impl Default for SinkBuilder {
             writer: None,
             counters: None,
             report_violations: false,
+            crash: None,
         }
     }
 }
@@ -362,6 +366,12 @@ impl SinkBuilder {
         self
     }
 
+    /// Hands the worker the crash handlers' drain request (issue 12).
+    pub(crate) fn crash_drain(mut self, drain: Option<Arc<CrashDrain>>) -> Self {
+        self.crash = drain;
+        self
+    }
+
     fn limits(&self) -> Result<Limits, ConfigError> {
         if self.capacity == 0 || self.capacity > MAX_CAPACITY {
             return Err(ConfigError::Capacity { got: self.capacity });
@@ -437,17 +447,25 @@ impl SinkBuilder {
             writer,
             self.flush_interval,
             self.flush_deadline,
-        );
-        let handle = std::thread::Builder::new()
-            .name("layer-safe-sink".into())
-            .spawn(move || {
-                // Dropped when the thread ends, however it ends: tells the
-                // guard the worker is gone.
-                let _done = done_tx;
-                worker.run();
-            })
-            .map_err(ConfigError::Spawn)?;
+        )
+        .with_crash_drain(self.crash.clone());
+        // Issue 12: signals sent to the process go to other threads, whose
+        // handlers the worker can drain for.
+        let handle = crate::crash::with_signals_blocked(|| {
+            std::thread::Builder::new()
+                .name("layer-safe-sink".into())
+                .spawn(move || {
+                    // Dropped when the thread ends, however it ends: tells the
+                    // guard the worker is gone.
+                    let _done = done_tx;
+                    worker.run();
+                })
+        })
+        .map_err(ConfigError::Spawn)?;
         let _ = shared.worker.set(handle.thread().clone());
+        if let Some(crash) = &self.crash {
+            crash.set_worker(handle.thread().clone());
+        }
         let guard = FlushGuard::new(
             shared.clone(),
             ctrl_tx,

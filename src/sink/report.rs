@@ -24,7 +24,7 @@ const MIN_PREFIX: usize = 16;
 /// Appends the drop report for `delta` (drops by reason since the last
 /// report, in [`DropReason::ALL`] order): one JSON line naming only the
 /// reasons that are not zero.
-pub(crate) fn drop_report(out: &mut Vec<u8>, now: SystemTime, delta: &[u64; 7]) {
+pub(crate) fn drop_report(out: &mut Vec<u8>, now: SystemTime, delta: &[u64; DropReason::COUNT]) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     timestamp(out, now);
     out.extend_from_slice(b"\",\"level\":\"WARN\",\"fields\":{\"message\":\"events dropped\"");
@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn report_names_nonzero_reasons_only() {
         let mut out = Vec::new();
-        drop_report(&mut out, UNIX_EPOCH, &[1234, 0, 56, 0, 0, 0, 0]);
+        drop_report(&mut out, UNIX_EPOCH, &[1234, 0, 56, 0, 0, 0, 0, 0]);
         let line = std::str::from_utf8(&out).unwrap();
         assert!(line.ends_with('\n'));
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

@@ -14,6 +14,7 @@
 //!                        ▼  │
 //!                      Failing
 //!   any state ──Shutdown──▶ Draining ──queue empty / deadline──▶ exit
+//!   top of every turn ──crash request──▶ drain for it (`crash.rs`) ──▶ on
 //! ```
 //!
 //! The thread is in the logging path for its whole life, so anything it or
@@ -35,6 +36,7 @@ use super::drain::{Lanes, Target};
 use super::status::Status;
 use super::Shared;
 use crate::contain;
+use crate::crash::CrashDrain;
 use crate::path::{Entered, Origin};
 use crate::stats::DropReason;
 
@@ -141,7 +143,7 @@ pub(crate) struct Worker {
     /// Records taken off the lanes so far.
     taken: u64,
     /// Drop totals by reason already reported in-band.
-    reported: [u64; 7],
+    reported: [u64; DropReason::COUNT],
     last_report: Option<Instant>,
     /// Tries of the current batch that failed.
     attempts: u32,
@@ -157,6 +159,8 @@ pub(crate) struct Worker {
     /// The drop report owed at a flush or shutdown was attempted.
     quiesce_reported: bool,
     status: Status,
+    /// Issue 12: drain requests of the crash and termination handlers.
+    crash: Option<Arc<CrashDrain>>,
 }
 
 impl Worker {
@@ -178,7 +182,7 @@ impl Worker {
             batch: Batch::default(),
             lanes,
             taken: 0,
-            reported: [0; 7],
+            reported: [0; DropReason::COUNT],
             last_report: None,
             attempts: 0,
             backoff: INITIAL_BACKOFF,
@@ -190,6 +194,7 @@ impl Worker {
             shutdown: None,
             quiesce_reported: false,
             status: Status::default(),
+            crash: None,
         }
     }
 
@@ -231,6 +236,8 @@ impl Worker {
     fn run_loop(&mut self) {
         loop {
             self.poll_control();
+            // Top of the loop: after every write, and after every wait.
+            self.check_crash();
             let now = Instant::now();
             if self.shutdown.is_some_and(|d| now >= d) {
                 self.give_up();
@@ -289,6 +296,8 @@ impl Worker {
             (Some(_), Some(last)) => (last + REPORT_INTERVAL).saturating_duration_since(now),
             _ => IDLE_TICK,
         };
+        // A handler's unpark is best effort (see `crash`): poll as well.
+        let timeout = self.crash_poll(timeout);
         if now.saturating_duration_since(self.last_busy) < NAP_WINDOW {
             // The main loop polls the lanes and the requests after the nap.
             std::thread::sleep(NAP.min(timeout));
@@ -298,7 +307,7 @@ impl Worker {
         // checks the flag without a fence, so a record pushed just as the
         // worker parks can miss it: `IDLE_PARK` bounds how long it waits.
         self.shared.parked.store(true, SeqCst);
-        if self.lanes.is_empty(&self.shared) && self.ctrl.is_empty() {
+        if self.lanes.is_empty(&self.shared) && self.ctrl.is_empty() && !self.crash_pending() {
             std::thread::park_timeout(timeout.min(IDLE_PARK));
         }
         self.shared.parked.store(false, Relaxed);
@@ -326,10 +335,10 @@ impl Worker {
 
     /// Drop totals by reason and their increase since the last report, when
     /// anything was dropped since.
-    fn unreported(&self) -> Option<([u64; 7], [u64; 7])> {
+    fn unreported(&self) -> Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])> {
         let totals = self.shared.counters.dropped_counts();
-        let mut delta = [0; 7];
-        for i in 0..7 {
+        let mut delta = [0; DropReason::COUNT];
+        for i in 0..DropReason::COUNT {
             delta[i] = totals[i].saturating_sub(self.reported[i]);
         }
         delta.iter().any(|d| *d > 0).then_some((totals, delta))
@@ -476,12 +485,18 @@ impl Worker {
 
     /// Sleeps after a writer error, still answering requests.
     fn pause(&mut self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let end = Instant::now() + wait;
         loop {
-            let until = self.shutdown.map_or(until, |d| d.min(until));
-            if !self.ctrl_open {
-                std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            let end = self.shutdown.map_or(end, |d| d.min(end));
+            let now = Instant::now();
+            // A crash handler's request: the main loop's next turn drains.
+            if now >= end || self.crash_pending() {
                 return;
+            }
+            let until = now + self.crash_poll(end - now);
+            if !self.ctrl_open {
+                std::thread::sleep(until - now);
+                continue;
             }
             match self.ctrl.recv_deadline(until) {
                 Ok(c) => {
@@ -492,7 +507,7 @@ impl Worker {
                         return;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => return,
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => self.on_control_closed(),
             }
         }
@@ -562,5 +577,6 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+mod crash;
 #[cfg(test)]
 mod tests;

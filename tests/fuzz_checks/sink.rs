@@ -51,6 +51,9 @@ use layer_safe::sink::Overflow;
 use layer_safe::{DropReason, FlushGuard, Sink, Stats};
 use tracing_core::Level;
 
+/// How many drop reasons a report can name.
+const REASONS: usize = DropReason::ALL.len();
+
 pub use super::Lvl;
 use super::{deliberate_panic, install_panic_hook};
 
@@ -814,7 +817,7 @@ struct Bounds {
 enum Line {
     Record(u32),
     Truncated(u32),
-    Report([u64; 7]),
+    Report([u64; REASONS]),
     Cut(Option<u32>),
 }
 
@@ -885,7 +888,7 @@ fn verify(
     }
     let mut seen: HashMap<u32, usize> = HashMap::new();
     let mut whole = 0u64;
-    let mut reported = [0u64; 7];
+    let mut reported = [0u64; REASONS];
     let mut cut_bytes = 0usize;
     for (line, kind) in &lines {
         let id = match kind {
@@ -900,7 +903,7 @@ fn verify(
             }
             Line::Report(r) => {
                 sum.reports += 1;
-                for i in 0..7 {
+                for i in 0..REASONS {
                     reported[i] += r[i];
                 }
                 None
@@ -1167,14 +1170,14 @@ fn truncated(line: &[u8], queued: &[u8], id: u32, cfg: &Bounds) -> Option<Result
 }
 
 /// A drop report: the count per reason, in `DropReason::ALL` order.
-fn report(line: &[u8]) -> Option<[u64; 7]> {
+fn report(line: &[u8]) -> Option<[u64; REASONS]> {
     let v: serde_json::Value = serde_json::from_slice(line).ok()?;
     let f = v["fields"].as_object()?;
     if f.get("message")? != "events dropped" || v["target"] != "layer_safe" || v["level"] != "WARN"
     {
         return None;
     }
-    let mut out = [0; 7];
+    let mut out = [0; REASONS];
     for (k, n) in f {
         if k == "message" {
             continue;

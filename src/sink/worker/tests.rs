@@ -133,7 +133,7 @@ fn run(writes: &[W], flushes: &[F]) -> (Stats, Vec<u8>) {
 fn check(stats: &Stats, out: &[u8]) -> Vec<String> {
     let text = String::from_utf8(out.to_vec()).unwrap();
     assert!(text.ends_with('\n'), "{text}");
-    let mut claimed = [0u64; 7];
+    let mut claimed = [0u64; DropReason::ALL.len()];
     let (mut records, mut cut) = (0, Vec::new());
     for line in text.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {

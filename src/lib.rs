@@ -56,6 +56,8 @@ mod layer;
 mod lint;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
 mod panic_hook;
 mod path;
 mod reload;

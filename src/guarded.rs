@@ -267,6 +267,13 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
     #[inline]
     fn event_enabled(&self, event: &Event<'_>) -> bool {
         let meta = event.metadata();
+        // An exporter's own event: counted (WARN/ERROR shown on stderr),
+        // never given to a layer, so never exported again.
+        #[cfg(feature = "opentelemetry")]
+        if crate::otel::exporting() {
+            crate::otel::dropped(&self.counters, event);
+            return false;
+        }
         if path::in_logging_path() {
             self.recursion(meta);
             return false;
@@ -278,6 +285,11 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
     #[inline]
     fn event(&self, event: &Event<'_>) {
         let meta = event.metadata();
+        // Already counted in `event_enabled`, which said no.
+        #[cfg(feature = "opentelemetry")]
+        if crate::otel::exporting() {
+            return;
+        }
         if path::in_logging_path() {
             self.recursion(meta);
             return;

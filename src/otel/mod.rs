@@ -6,6 +6,16 @@
 //!   `trace_id` and `span_id` at the top level, so a log line joins its
 //!   trace ([`JsonLayerBuilder::with_trace_ids`](crate::JsonLayerBuilder::with_trace_ids),
 //!   [`trace_id_keys`](crate::JsonLayerBuilder::trace_id_keys)).
+//! - **Exporters in the logging path.** An exporter's own events (its HTTP
+//!   client's, the SDK's) never reach a layer, so they are never exported
+//!   again: [`exporter_thread`] puts a thread (or, as a start hook, every
+//!   thread of a runtime) in the path for life, threads named as exporter
+//!   clients name theirs ([`KNOWN_THREADS`]) are adopted by name, and the
+//!   guard honours OpenTelemetry's `Context::is_current_telemetry_suppressed()`.
+//!   Those events are counted ([`exporter_events`]), and WARN and ERROR are
+//!   shown on stderr, rate-limited (three, then one a minute with the count
+//!   of those held back): an export that fails is seen, and cannot loop.
+//!
 //! Nothing here is on the default build's path: without the feature the
 //! record, the JSON line and the guard compile as before.
 //!
@@ -44,7 +54,13 @@
 //! //! ```
 
 mod context;
+mod exporter;
 mod keys;
+mod status;
 
 pub(crate) use context::{Ids, Link};
+pub(crate) use exporter::{dropped, exporting};
+pub use exporter::{
+    exporter_events, exporter_events_shown, exporter_thread, is_exporter_thread, KNOWN_THREADS,
+};
 pub(crate) use keys::{members, settle, SPAN_ID, TRACE_ID};

@@ -35,7 +35,12 @@ fn stack(otel: bool, ids: bool) -> (Dispatch, Lines, FlushGuard) {
     let json = JsonLayer::builder(sink).with_trace_ids(ids).build();
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let otel = otel.then(|| tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
-    let dispatch = Dispatch::new(tracing_subscriber::registry().with(otel).with(json).guarded());
+    let dispatch = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(otel)
+            .with(json)
+            .guarded(),
+    );
     (dispatch, lines, guard)
 }
 

@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_otlp::{LogExporter, RetryPolicy, SpanExporter, WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::{
+    LogExporter, RetryPolicy, SpanExporter, WithExportConfig, WithHttpConfig,
+};
 use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -94,7 +96,11 @@ fn pipeline(port: u16, start: fn()) -> Pipeline {
         .with_scheduled_delay(DELAY)
         .build();
     let logger = SdkLoggerProvider::builder()
-        .with_log_processor(BatchLogProcessor::builder(logs).with_batch_config(log_batch).build())
+        .with_log_processor(
+            BatchLogProcessor::builder(logs)
+                .with_batch_config(log_batch)
+                .build(),
+        )
         .build();
     let tracer = SdkTracerProvider::builder()
         .with_span_processor(
@@ -188,20 +194,35 @@ fn guarded(refused: bool) {
     let spans = app();
     if !refused {
         assert!(wait_for(|| receiver.logs_with("app:") == APP_RECORDS));
-        assert!(wait_for(|| receiver.got.lock().unwrap().spans.len() == REQUESTS));
+        assert!(wait_for(
+            || receiver.got.lock().unwrap().spans.len() == REQUESTS
+        ));
     }
     // As long again as the plain stack looped, in two halves: a loop
     // would keep exporting in the second.
     std::thread::sleep(10 * DELAY);
     let settled = p.client.attempts.load(Relaxed);
     std::thread::sleep(10 * DELAY);
-    eprintln!("RESULT late_attempts={}", p.client.attempts.load(Relaxed) - settled);
+    eprintln!(
+        "RESULT late_attempts={}",
+        p.client.attempts.load(Relaxed) - settled
+    );
     let got = receiver.got.lock().unwrap();
-    eprintln!("RESULT app={}", got.logs.iter().filter(|l| l.body.contains("app:")).count());
+    eprintln!(
+        "RESULT app={}",
+        got.logs.iter().filter(|l| l.body.contains("app:")).count()
+    );
     eprintln!("RESULT logs={}", got.logs.len());
-    let client = got.logs.iter().filter(|l| CLIENT.iter().any(|c| l.body.contains(c)));
+    let client = got
+        .logs
+        .iter()
+        .filter(|l| CLIENT.iter().any(|c| l.body.contains(c)));
     eprintln!("RESULT client_exported={}", client.count());
-    let exported: HashSet<String> = got.spans.iter().map(|(t, s, _)| format!("{t}:{s}")).collect();
+    let exported: HashSet<String> = got
+        .spans
+        .iter()
+        .map(|(t, s, _)| format!("{t}:{s}"))
+        .collect();
     let linked = got
         .logs
         .iter()
@@ -209,9 +230,15 @@ fn guarded(refused: bool) {
         .count();
     eprintln!("RESULT logs_in_exported_spans={linked}");
     eprintln!("RESULT spans={}", spans.join(","));
-    eprintln!("RESULT spans_exported={}", spans.iter().filter(|s| exported.contains(*s)).count());
+    eprintln!(
+        "RESULT spans_exported={}",
+        spans.iter().filter(|s| exported.contains(*s)).count()
+    );
     drop(got);
-    eprintln!("RESULT exporter_events={}", layer_safe::otel::exporter_events());
+    eprintln!(
+        "RESULT exporter_events={}",
+        layer_safe::otel::exporter_events()
+    );
     eprintln!("RESULT attempts={}", p.client.attempts.load(Relaxed));
     drop(guard); // the JSON lines reach stdout
     eprintln!("RESULT recursion={}", stats.snapshot().dropped.recursion);
@@ -239,7 +266,11 @@ fn app_lines(c: &common::Child) -> Vec<serde_json::Value> {
         // The first may follow libtest's `test child ... ` on its line.
         .filter_map(|l| l.find("{\"timestamp\"").map(|at| &l[at..]))
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
-        .filter(|v| v["fields"]["message"].as_str().is_some_and(|m| m.starts_with("app:")))
+        .filter(|v| {
+            v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("app:"))
+        })
         .collect()
 }
 
@@ -260,7 +291,12 @@ fn under_layer_safe_exactly_the_application_is_exported_with_ids_in_every_line()
     assert!(counted >= 2, "{c:#?}");
     assert!(c.number("recursion") >= counted, "{c:#?}");
 
-    let spans: HashSet<String> = c.result("spans").unwrap().split(',').map(str::to_owned).collect();
+    let spans: HashSet<String> = c
+        .result("spans")
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
     let lines = app_lines(&c);
     assert_eq!(lines.len(), APP_RECORDS, "{c:#?}");
     for line in &lines {
@@ -286,7 +322,9 @@ fn a_refused_connection_shows_on_stderr_rate_limited_and_does_not_loop() {
         .filter(|l| l.starts_with("layer-safe: exporter thread"))
         .collect();
     assert!(
-        status.iter().any(|l| l.contains("export failed: Connection refused")),
+        status
+            .iter()
+            .any(|l| l.contains("export failed: Connection refused")),
         "{c:#?}"
     );
     // Three, then one a minute: the window is far shorter than that.

@@ -60,7 +60,13 @@ fn finish(out: &SharedBuf, stats: StatsHandle, guard: layer_safe::FlushGuard) {
         .filter_map(|v| v["fields"]["recursion"].as_u64())
         .sum();
     eprintln!("RESULT reported={reported}");
-    let exporters = ["POST /v1", "refused", "giving up", "noisy", "inside a Debug"];
+    let exporters = [
+        "POST /v1",
+        "refused",
+        "giving up",
+        "noisy",
+        "inside a Debug",
+    ];
     let exported = text
         .lines()
         .filter(|l| exporters.iter().any(|e| l.contains(e)))
@@ -146,7 +152,8 @@ fn assert_kept_out(c: &common::Child, app_lines: u64) {
         .collect();
     assert_eq!(shown.len(), 3, "{c:#?}");
     assert!(
-        shown[0].contains("WARN") && shown[0].contains("export failed: connection refused attempt=0"),
+        shown[0].contains("WARN")
+            && shown[0].contains("export failed: connection refused attempt=0"),
         "{shown:?}"
     );
 }

@@ -83,7 +83,10 @@ fn every_line_carries_the_ids_of_its_span() {
     assert_eq!(outer.0, inner.0);
     assert_ne!(outer.1, inner.1);
     assert_eq!((outer.0.len(), outer.1.len()), (32, 16));
-    assert!(outer.0.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(outer
+        .0
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
 }
 
 #[test]

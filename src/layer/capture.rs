@@ -153,10 +153,9 @@ impl JsonLayer {
             return self.otel.ids(&leaf.id());
         }
         let frame = t.stack.current()?;
-        *frame.ids.get_or_insert_with(|| {
-            self.otel
-                .ids(&tracing_core::span::Id::from_u64(frame.id))
-        })
+        *frame
+            .ids
+            .get_or_insert_with(|| self.otel.ids(&tracing_core::span::Id::from_u64(frame.id)))
     }
 
     /// The event's span chain: this thread's current span, as captured at

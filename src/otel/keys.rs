@@ -53,7 +53,11 @@ impl JsonLayerBuilder {
     ///     .build();
     /// assert!(format!("{layer:?}").contains("traceId"));
     /// ```
-    pub fn trace_id_keys(mut self, trace_id: impl Into<String>, span_id: impl Into<String>) -> Self {
+    pub fn trace_id_keys(
+        mut self,
+        trace_id: impl Into<String>,
+        span_id: impl Into<String>,
+    ) -> Self {
         self.trace_keys = Some((trace_id.into(), span_id.into()));
         self
     }

@@ -89,6 +89,9 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4);
         assert_eq!(lines[0], "layer-safe: e0");
-        assert_eq!(lines[3], "layer-safe: later (7 similar messages suppressed)");
+        assert_eq!(
+            lines[3],
+            "layer-safe: later (7 similar messages suppressed)"
+        );
     }
 }

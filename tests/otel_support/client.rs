@@ -7,6 +7,8 @@
 //! Plain HTTP/1.1 on std's `TcpStream`, `Connection: close`: enough for a
 //! collector on the loopback, and no async runtime in the test's tree.
 
+#![allow(dead_code)] // `attempts` is for the tests, not the example
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -19,11 +21,13 @@ use http::{Request, Response};
 use opentelemetry_http::{HttpClient, HttpError};
 
 type Reply = mpsc::Sender<Result<Response<Bytes>, String>>;
+/// One request and where its answer goes.
+type Job = (Request<Bytes>, Reply);
 
 /// The client; cloneable, one I/O thread behind all clones.
 #[derive(Clone, Debug)]
 pub struct ThreadClient {
-    jobs: Arc<Mutex<Sender<(Request<Bytes>, Reply)>>>,
+    jobs: Arc<Mutex<Sender<Job>>>,
     /// Requests the I/O thread attempted.
     pub attempts: Arc<AtomicU64>,
 }
@@ -32,7 +36,7 @@ impl ThreadClient {
     /// Starts the I/O thread; `start` runs first on it (the place for
     /// `layer_safe::exporter_thread`).
     pub fn spawn(start: fn()) -> ThreadClient {
-        let (tx, rx) = mpsc::channel::<(Request<Bytes>, Reply)>();
+        let (tx, rx) = mpsc::channel::<Job>();
         let attempts = Arc::new(AtomicU64::new(0));
         let counted = attempts.clone();
         std::thread::Builder::new()

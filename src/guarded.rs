@@ -199,6 +199,19 @@ impl<S> Guarded<S> {
         &self.inner
     }
 
+    /// Counts an event emitted from inside the logging path.
+    #[cold]
+    #[inline(never)]
+    fn recursive_event(&self, event: &Event<'_>) {
+        // An exporter thread, in the path for life: its own kind of count,
+        // and its warnings shown on stderr.
+        #[cfg(feature = "opentelemetry")]
+        if crate::otel::exporting() {
+            return crate::otel::dropped(&self.counters, event);
+        }
+        self.recursion(event.metadata())
+    }
+
     /// Counts a recursive event (or span record) and remembers where it was.
     #[cold]
     #[inline(never)]
@@ -350,23 +363,34 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
     #[inline]
     fn event_enabled(&self, event: &Event<'_>) -> bool {
         let meta = event.metadata();
-        if path::in_logging_path() {
-            self.recursion(meta);
+        let Some(_entered) = Entered::try_enter(Origin::Callsite(meta)) else {
+            self.recursive_event(event);
+            return false;
+        };
+        // A thread OpenTelemetry suppressed (an SDK exporter's): counted,
+        // WARN/ERROR shown on stderr, never given to a layer, so never
+        // exported again.
+        #[cfg(feature = "opentelemetry")]
+        if crate::otel::exporting() {
+            crate::otel::dropped(&self.counters, event);
             return false;
         }
-        let _entered = Entered::enter(Origin::Callsite(meta));
         self.contained(meta, false, || self.inner.event_enabled(event))
     }
 
     #[inline]
     fn event(&self, event: &Event<'_>) {
         let meta = event.metadata();
-        if path::in_logging_path() {
-            self.recursion(meta);
+        let Some(_entered) = Entered::try_enter(Origin::Callsite(meta)) else {
+            self.recursive_event(event);
+            return;
+        };
+        // Already counted in `event_enabled`, which said no.
+        #[cfg(feature = "opentelemetry")]
+        if crate::otel::exporting() {
             return;
         }
-        let _entered = Entered::enter(Origin::Callsite(meta));
-        // Issue 6: time the whole stack's work for this event (sampled under
+        // Time the whole stack's work for this event (sampled under
         // `Report`), so a slow `Debug`, layer or writer is reported.
         self.contained(meta, (), || {
             crate::lint::timed(meta, || self.inner.event(event))

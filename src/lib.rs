@@ -60,6 +60,8 @@ mod layer;
 mod lint;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
 mod panic_hook;
 mod path;
 mod reload;
@@ -77,6 +79,8 @@ pub use lint::{
     external_call, policy, set_policy, set_slow_path_budget, slow_path_budget, violations,
     Forbidden, Policy, PolicyError, Violation, ViolationKind, Violations,
 };
+#[cfg(feature = "opentelemetry")]
+pub use otel::exporter_thread;
 pub use path::in_logging_path;
 pub use reload::{set_filter, stats, FilterError};
 pub use site::CallSite;

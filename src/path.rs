@@ -125,6 +125,30 @@ impl Entered {
     }
 }
 
+impl Entered {
+    /// Enters the logging path on this thread unless it is there already:
+    /// the check and the entry in one thread-local access (the guard's per
+    /// event path). `None` when the thread is in the path, or tearing down.
+    #[inline]
+    pub(crate) fn try_enter(origin: Origin) -> Option<Entered> {
+        let prev = STATE
+            .try_with(|s| {
+                if s.depth.get() > 0 {
+                    return None;
+                }
+                s.strict_unwind.set(false);
+                s.depth.set(1);
+                Some(s.origin.replace(origin))
+            })
+            .ok()
+            .flatten()?;
+        Some(Entered {
+            prev,
+            _not_send: std::marker::PhantomData,
+        })
+    }
+}
+
 impl Drop for Entered {
     #[inline]
     fn drop(&mut self) {
@@ -171,6 +195,17 @@ mod tests {
         assert!(r.is_err());
         assert_eq!(depth(), 0);
         assert!(matches!(origin(), Origin::Unknown));
+    }
+
+    #[test]
+    fn try_enter_refuses_inside_the_path() {
+        let outer = Entered::try_enter(Origin::Named("outer")).expect("outside the path");
+        assert_eq!(depth(), 1);
+        assert!(Entered::try_enter(Origin::Named("inner")).is_none());
+        assert!(matches!(origin(), Origin::Named("outer")));
+        drop(outer);
+        assert_eq!(depth(), 0);
+        assert!(!in_logging_path());
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub(crate) struct Event<'a> {
     spans: Option<&'a [u8]>,
     /// Only the message was captured, of an event this many bytes big.
     cut: Option<usize>,
+    /// The trace id then the span id of the event's span.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) trace: Option<&'a [u8]>,
 }
 
 impl<'a> Event<'a> {
@@ -42,6 +45,15 @@ impl<'a> Event<'a> {
         let meta = meta(r.u32()?)?;
         let ticks = r.u64()?;
         let flags = r.u8()?;
+        // The trace context ends the record: split it off first.
+        #[cfg(feature = "opentelemetry")]
+        let (mut r, trace) = if flags & record::OTEL != 0 {
+            let at = r.0.len().checked_sub(record::OTEL_LEN)?;
+            let (body, ids) = r.0.split_at(at);
+            (Reader(body), Some(ids))
+        } else {
+            (r, None)
+        };
         let cut = if flags & CUT != 0 {
             Some(r.u32()? as usize)
         } else {
@@ -87,6 +99,8 @@ impl<'a> Event<'a> {
             nfields,
             spans,
             cut,
+            #[cfg(feature = "opentelemetry")]
+            trace,
         })
     }
 

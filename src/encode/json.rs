@@ -52,6 +52,10 @@ pub(crate) fn encode(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, budget: Bu
         buf.push(b',');
         buf.extend_from_slice(&cfg.statics);
     }
+    #[cfg(feature = "opentelemetry")]
+    if let (Some(keys), Some(ids)) = (&cfg.trace_keys, ev.trace) {
+        trace_context(buf, keys, ids);
+    }
 
     let spans = cfg.wants_spans() && !cut_down && ev.in_span();
 
@@ -171,4 +175,22 @@ pub(crate) fn encode(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, budget: Bu
 fn span_obj(buf: &mut Vec<u8>, span: &SpanView<'_>, acc: &mut Acc) {
     buf.extend_from_slice(span.obj);
     acc.truncated |= span.truncated;
+}
+
+/// `,"trace_id":"<32 hex>","span_id":"<16 hex>"`.
+#[cfg(feature = "opentelemetry")]
+fn trace_context(buf: &mut Vec<u8>, keys: &super::TraceKeys, ids: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let (trace, span) = ids.split_at(16.min(ids.len()));
+    let hex = |buf: &mut Vec<u8>, bytes: &[u8]| {
+        for b in bytes {
+            buf.push(HEX[usize::from(b >> 4)]);
+            buf.push(HEX[usize::from(b & 15)]);
+        }
+    };
+    buf.extend_from_slice(keys.trace.as_bytes());
+    hex(buf, trace);
+    buf.extend_from_slice(keys.span.as_bytes());
+    hex(buf, span);
+    buf.push(b'"');
 }

@@ -112,6 +112,18 @@ pub(crate) struct Config {
     pub(crate) root_reserved: keys::Reserved,
     /// The budget of one string value, in escaped bytes.
     pub(crate) cap: usize,
+    /// The trace context's members, when they are written.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) trace_keys: Option<TraceKeys>,
+}
+
+/// The trace context's members as they open: `,"trace_id":"` and
+/// `","span_id":"` (keys escaped and made unique at build).
+#[cfg(feature = "opentelemetry")]
+#[derive(Debug)]
+pub(crate) struct TraceKeys {
+    pub(crate) trace: Box<str>,
+    pub(crate) span: Box<str>,
 }
 
 impl Config {

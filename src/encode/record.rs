@@ -13,6 +13,7 @@
 //! [flags & THREAD: name opt-bytes, id bytes]
 //! [fields u8] ([field index u8][tag u8][value])*
 //! [spans u16] ([name str][obj bytes][ranges u16, (u32 u32 u32)*][truncated u8])*
+//! [flags & OTEL: trace id 16 bytes, span id 8 bytes]  (feature `opentelemetry`)
 //! ```
 //!
 //! Strings and rendered values are kept as a prefix of at most the capture
@@ -28,6 +29,13 @@ pub(crate) const THREAD: u8 = 2;
 /// The event was too big to queue whole: only its message was kept, and
 /// its full size (a `u32`) follows the flags.
 pub(crate) const CUT: u8 = 4;
+/// The W3C trace id and span id of the event's span end the record
+/// ([`OTEL_LEN`] bytes), after the span section.
+#[cfg(feature = "opentelemetry")]
+pub(crate) const OTEL: u8 = 8;
+/// The length of the trace context part.
+#[cfg(feature = "opentelemetry")]
+pub(crate) const OTEL_LEN: usize = 24;
 
 const U64: u8 = 0;
 const I64: u8 = 1;

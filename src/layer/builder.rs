@@ -85,6 +85,9 @@ pub struct JsonLayerBuilder {
     thread_id: bool,
     statics: Vec<(String, serde_json::Value)>,
     max_field: usize,
+    /// The keys of the trace context (`layer_safe::otel`), or `None`.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) trace_keys: Option<(String, String)>,
 }
 
 impl JsonLayerBuilder {
@@ -105,6 +108,8 @@ impl JsonLayerBuilder {
             thread_id: false,
             statics: Vec::new(),
             max_field: DEFAULT_MAX_FIELD,
+            #[cfg(feature = "opentelemetry")]
+            trace_keys: Some((crate::otel::TRACE_ID.into(), crate::otel::SPAN_ID.into())),
         }
     }
 
@@ -378,6 +383,8 @@ impl JsonLayerBuilder {
         for k in FORMAT_KEYS {
             format_keys.add(k);
         }
+        #[cfg(feature = "opentelemetry")]
+        let trace_keys = crate::otel::settle(self.trace_keys.as_ref(), &mut format_keys);
 
         // Static fields: encoded once; keys unique among themselves and
         // apart from the format's own.
@@ -414,6 +421,10 @@ impl JsonLayerBuilder {
         for key in static_keys {
             root_reserved.add_quoted(key);
         }
+        #[cfg(feature = "opentelemetry")]
+        for key in trace_keys.iter().flatten() {
+            root_reserved.add_quoted(key.clone());
+        }
 
         let cap = self.max_field.min(self.sink.max_record() / 2);
         let cfg = Config {
@@ -432,6 +443,8 @@ impl JsonLayerBuilder {
             statics,
             root_reserved,
             cap,
+            #[cfg(feature = "opentelemetry")]
+            trace_keys: crate::otel::members(trace_keys.as_ref()),
         };
         JsonLayer::from_config(cfg, self.sink, NEXT_ID.fetch_add(1, Relaxed))
     }

@@ -87,6 +87,8 @@ impl JsonLayer {
         w.u32(site);
         w.u64(ticks);
         let flag = |on: bool, f: u8| if on { f } else { 0 };
+        #[cfg(feature = "opentelemetry")]
+        let flags_at = w.out.len();
         w.u8(flag(normalized.is_some(), LOG)
             | flag(threads, THREAD)
             | flag(cut_down.is_some(), CUT));
@@ -126,6 +128,35 @@ impl JsonLayer {
         } else {
             buf.push(0);
         }
+        #[cfg(feature = "opentelemetry")]
+        if cfg.trace_keys.is_some() {
+            if let Some(ids) = self.trace_ids(t, event, ctx) {
+                buf.extend_from_slice(&ids);
+                buf[flags_at] |= record::OTEL;
+            }
+        }
+    }
+
+    /// The trace context of the event's span: looked up once per enter of
+    /// this thread's current span, or each time for an explicit parent.
+    #[cfg(feature = "opentelemetry")]
+    fn trace_ids<S>(
+        &self,
+        t: &mut Thread,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+    ) -> Option<crate::otel::Ids>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if !event.is_contextual() {
+            let leaf = ctx.event_span(event)?;
+            return self.otel.ids(&leaf.id());
+        }
+        let frame = t.stack.current()?;
+        *frame
+            .ids
+            .get_or_insert_with(|| self.otel.ids(&tracing_core::span::Id::from_u64(frame.id)))
     }
 
     /// The event's span chain: this thread's current span, as captured at

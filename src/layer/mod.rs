@@ -84,6 +84,9 @@ pub struct JsonLayer {
     /// Bumped by every `record` on a span: a thread's captured span chain
     /// older than this is captured again.
     span_gen: AtomicU64,
+    /// The dispatch this layer is in, to read spans' trace context.
+    #[cfg(feature = "opentelemetry")]
+    otel: crate::otel::Link,
 }
 
 impl JsonLayer {
@@ -147,6 +150,8 @@ impl JsonLayer {
             id,
             threads: ThreadLocal::new(),
             span_gen: AtomicU64::new(0),
+            #[cfg(feature = "opentelemetry")]
+            otel: crate::otel::Link::default(),
         }
     }
 
@@ -159,6 +164,11 @@ impl<S> Layer<S> for JsonLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    #[cfg(feature = "opentelemetry")]
+    fn on_register_dispatch(&self, dispatch: &tracing_core::Dispatch) {
+        self.otel.register(dispatch);
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         // Last line of defence: whatever happens here, the caller goes on.
         contain::catch(|| {

@@ -21,6 +21,9 @@ pub(crate) struct Frame {
     pub(crate) gen: u64,
     /// The chain, root first (see `record::write_span`).
     pub(crate) chain: Vec<u8>,
+    /// The span's trace context; `None` until looked up after the enter.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) ids: Option<Option<crate::otel::Ids>>,
 }
 
 /// The spans this thread entered, innermost last. Frames above `depth` are
@@ -39,11 +42,17 @@ impl Stack {
                 id,
                 gen: STALE,
                 chain: Vec::new(),
+                #[cfg(feature = "opentelemetry")]
+                ids: None,
             });
         } else {
             let f = &mut self.frames[self.depth];
             f.id = id;
             f.gen = STALE;
+            #[cfg(feature = "opentelemetry")]
+            {
+                f.ids = None;
+            }
         }
         self.depth += 1;
     }

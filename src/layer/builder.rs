@@ -85,6 +85,7 @@ pub struct JsonLayerBuilder {
     thread_id: bool,
     statics: Vec<(String, serde_json::Value)>,
     max_field: usize,
+    eager: bool,
     /// The keys of the trace context (`layer_safe::otel`), or `None`.
     #[cfg(feature = "opentelemetry")]
     pub(crate) trace_keys: Option<(String, String)>,
@@ -94,6 +95,7 @@ impl JsonLayerBuilder {
     pub(super) fn new(sink: Sink) -> JsonLayerBuilder {
         JsonLayerBuilder {
             sink,
+            eager: false,
             format: LineFormat::Json,
             ansi: false,
             timestamp: Timestamp::Rfc3339Micros,
@@ -368,6 +370,26 @@ impl JsonLayerBuilder {
         self
     }
 
+    /// Formats each event on the caller's thread, with its spans looked up
+    /// in the registry, and hands the finished line to the sink: how the
+    /// layer worked before formatting moved to the worker. For tests that
+    /// prove the two give the same bytes (the `encode` fuzz target); slower
+    /// on the caller, and not otherwise useful.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(sink: layer_safe::Sink) {
+    /// let layer = layer_safe::JsonLayer::builder(sink).eager(true).build();
+    /// # drop(layer);
+    /// # }
+    /// ```
+    #[doc(hidden)]
+    pub fn eager(mut self, on: bool) -> Self {
+        self.eager = on;
+        self
+    }
+
     /// The layer.
     ///
     /// # Examples
@@ -446,7 +468,7 @@ impl JsonLayerBuilder {
             #[cfg(feature = "opentelemetry")]
             trace_keys: crate::otel::members(trace_keys.as_ref()),
         };
-        JsonLayer::from_config(cfg, self.sink, NEXT_ID.fetch_add(1, Relaxed))
+        JsonLayer::from_config(cfg, self.sink, NEXT_ID.fetch_add(1, Relaxed), self.eager)
     }
 }
 

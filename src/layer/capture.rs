@@ -38,9 +38,30 @@ impl JsonLayer {
             let limit = self.sink.max_record() / 4;
             self.capture(t, &mut buf, event, ctx, limit, Some(full));
         }
-        // A drop is the sink's to count and report.
-        let _ = self.sink.push(self.kind, level, &mut buf);
+        if self.eager {
+            self.format_here(level, &buf[FRAME..]);
+        } else {
+            // A drop is the sink's to count and report.
+            let _ = self.sink.push(self.kind, level, &mut buf);
+        }
         t.record = buf;
+    }
+
+    /// The eager oracle: formats the record here, as the worker would, and
+    /// submits the line (which the sink cuts, as the worker does, if the
+    /// format's own fields leave it too long).
+    #[cold]
+    fn format_here(&self, level: tracing_core::Level, payload: &[u8]) {
+        use crate::sink::Render;
+        let mut line = self.sink.buffer();
+        let wall = self.sink.clock().wall();
+        if self
+            .format
+            .render(payload, &wall, self.sink.max_record(), &mut line)
+        {
+            self.sink.counters().truncated();
+        }
+        let _ = self.sink.submit(level, line);
     }
 
     /// The longest prefix of a value kept: enough for every budget the
@@ -149,7 +170,7 @@ impl JsonLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        if !event.is_contextual() {
+        if !event.is_contextual() || self.eager {
             let leaf = ctx.event_span(event)?;
             return self.otel.ids(&leaf.id());
         }
@@ -166,7 +187,8 @@ impl JsonLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        if !event.is_contextual() {
+        // The eager oracle asks the registry every time, cache or not.
+        if !event.is_contextual() || self.eager {
             match ctx.event_span(event) {
                 Some(leaf) => {
                     buf.push(1);

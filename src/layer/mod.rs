@@ -84,6 +84,8 @@ pub struct JsonLayer {
     /// Bumped by every `record` on a span: a thread's captured span chain
     /// older than this is captured again.
     span_gen: AtomicU64,
+    /// Format on the caller (see `JsonLayerBuilder::eager`).
+    eager: bool,
     /// The dispatch this layer is in, to read spans' trace context.
     #[cfg(feature = "opentelemetry")]
     otel: crate::otel::Link,
@@ -138,7 +140,7 @@ impl JsonLayer {
         &self.sink
     }
 
-    pub(crate) fn from_config(cfg: Config, sink: Sink, id: usize) -> JsonLayer {
+    pub(crate) fn from_config(cfg: Config, sink: Sink, id: usize, eager: bool) -> JsonLayer {
         let format = Arc::new(Format::new(cfg));
         // Past 255 layers on one sink, records are written as raw lines
         // formatted here (kind 0 is the sink's own).
@@ -150,6 +152,7 @@ impl JsonLayer {
             id,
             threads: ThreadLocal::new(),
             span_gen: AtomicU64::new(0),
+            eager,
             #[cfg(feature = "opentelemetry")]
             otel: crate::otel::Link::default(),
         }

@@ -890,43 +890,16 @@ pub fn check(input: &Input) -> Summary {
     let o = &input.opts;
     let cfg = Cfg::from(o);
     let out = Keep::default();
-    let (sink, guard) = Sink::builder()
-        .writer(out.clone())
-        .capacity(64)
-        .max_record(cfg.max_record)
-        .byte_budget(cfg.max_record * 8)
-        // Nothing may be dropped: every event must give its line.
-        .overflow(Overflow::Block {
-            timeout: Duration::from_secs(30),
-        })
-        .high_water_mark(100)
-        .build()
-        .expect("a valid sink configuration");
-    let mut b = JsonLayer::builder(sink.clone())
-        .format(if cfg.text {
-            LineFormat::Text
-        } else {
-            LineFormat::Json
-        })
-        .ansi(o.ansi)
-        .timestamp(cfg.timestamp)
-        .flatten_event(cfg.flatten_event)
-        .flatten_span_fields(cfg.flatten_spans)
-        .with_current_span(cfg.current_span)
-        .with_span_list(cfg.span_list)
-        .with_target(cfg.target)
-        .with_file(cfg.file)
-        .with_line_number(cfg.line)
-        .with_thread_names(cfg.thread_names)
-        .with_thread_ids(cfg.thread_ids)
-        .max_field_bytes(MAX_FIELD[usize::from(o.max_field) % MAX_FIELD.len()]);
-    for (k, v) in o.statics.iter().take(MAX_STATICS) {
-        b = b.static_field(
-            STATIC_KEYS[usize::from(*k) % STATIC_KEYS.len()],
-            static_value(*v),
-        );
-    }
-    let subscriber = tracing_subscriber::registry().with(b.build()).guarded();
+    let (sink, guard) = sink_for(&cfg, out.clone());
+    // The oracle: the same options, formatting on the caller with spans
+    // looked up fresh, as before formatting moved to the worker. Its lines
+    // must be the deferred path's, byte for byte.
+    let eager_out = Keep::default();
+    let (eager_sink, eager_guard) = sink_for(&cfg, eager_out.clone());
+    let subscriber = tracing_subscriber::registry()
+        .with(layer(o, &cfg, sink.clone()).build())
+        .with(layer(o, &cfg, eager_sink).eager(true).build())
+        .guarded();
 
     let mut program = Program {
         models: Vec::new(),
@@ -956,10 +929,13 @@ pub fn check(input: &Input) -> Summary {
             }
         }
     });
-    let flushed = guard.flush(Duration::from_secs(30));
+    let flushed =
+        guard.flush(Duration::from_secs(30)) && eager_guard.flush(Duration::from_secs(30));
     let stats = sink.stats();
     drop(guard);
+    drop(eager_guard);
     let bytes = std::mem::take(&mut *out.0.lock().unwrap_or_else(|e| e.into_inner()));
+    let eager = std::mem::take(&mut *eager_out.0.lock().unwrap_or_else(|e| e.into_inner()));
 
     let mut problems = program.problems;
     let mut summary = Summary {
@@ -991,6 +967,17 @@ pub fn check(input: &Input) -> Summary {
                     problems.push(format!("event #{n}: {e}\n    line: {line:?}"));
                 }
             }
+            let eager = String::from_utf8_lossy(&eager);
+            for (n, (d, e)) in lines.iter().zip(eager.split_inclusive('\n')).enumerate() {
+                if untimed(d) != untimed(e) {
+                    problems.push(format!(
+                        "event #{n}: deferred and eager differ\n    deferred: {d:?}\n    eager:    {e:?}"
+                    ));
+                }
+            }
+            if eager.split_inclusive('\n').count() != lines.len() {
+                problems.push("deferred and eager wrote different numbers of lines".into());
+            }
         }
     }
     if !problems.is_empty() {
@@ -1000,6 +987,86 @@ pub fn check(input: &Input) -> Summary {
         );
     }
     summary
+}
+
+/// The line without its timestamps: the eager path reads the clock on the
+/// caller, the deferred one converts the caller's ticks on the worker (and
+/// a cut record quotes the timestamp of the line it cut).
+fn untimed(line: &str) -> String {
+    // Unix nanos lead the record when chosen.
+    let line = match line.strip_prefix("{\"timestamp\":") {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit() || c == '-') => {
+            let end = rest.find(',').unwrap_or(rest.len());
+            format!("{{\"timestamp\":<t>{}", &rest[end..])
+        }
+        _ => line.to_owned(),
+    };
+    // RFC 3339: `dddd-dd-ddTdd:dd:dd.ddddddZ`, wherever it stands.
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:dd.ddddddZ";
+    let b = line.as_bytes();
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    while i < b.len() {
+        let fits = b.len() - i >= SHAPE.len()
+            && SHAPE.iter().zip(&b[i..]).all(|(s, c)| match s {
+                b'd' => c.is_ascii_digit(),
+                s => s == c,
+            });
+        if fits {
+            out.push_str("<t>");
+            i += SHAPE.len();
+        } else {
+            let ch = line[i..].chars().next().unwrap_or('?');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+/// The sink each of the two layers writes to.
+fn sink_for(cfg: &Cfg, out: Keep) -> (Sink, layer_safe::FlushGuard) {
+    Sink::builder()
+        .writer(out)
+        .capacity(64)
+        .max_record(cfg.max_record)
+        .byte_budget(cfg.max_record * 8)
+        // Nothing may be dropped: every event must give its line.
+        .overflow(Overflow::Block {
+            timeout: Duration::from_secs(30),
+        })
+        .high_water_mark(100)
+        .build()
+        .expect("a valid sink configuration")
+}
+
+/// The layer under test, with the input's options.
+fn layer(o: &Opts, cfg: &Cfg, sink: Sink) -> layer_safe::JsonLayerBuilder {
+    let mut b = JsonLayer::builder(sink)
+        .format(if cfg.text {
+            LineFormat::Text
+        } else {
+            LineFormat::Json
+        })
+        .ansi(o.ansi)
+        .timestamp(cfg.timestamp)
+        .flatten_event(cfg.flatten_event)
+        .flatten_span_fields(cfg.flatten_spans)
+        .with_current_span(cfg.current_span)
+        .with_span_list(cfg.span_list)
+        .with_target(cfg.target)
+        .with_file(cfg.file)
+        .with_line_number(cfg.line)
+        .with_thread_names(cfg.thread_names)
+        .with_thread_ids(cfg.thread_ids)
+        .max_field_bytes(MAX_FIELD[usize::from(o.max_field) % MAX_FIELD.len()]);
+    for (k, v) in o.statics.iter().take(MAX_STATICS) {
+        b = b.static_field(
+            STATIC_KEYS[usize::from(*k) % STATIC_KEYS.len()],
+            static_value(*v),
+        );
+    }
+    b
 }
 
 fn check_line(cfg: &Cfg, line: &str, ev: &Emitted, sum: &mut Summary) -> Result<(), String> {

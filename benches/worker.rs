@@ -8,6 +8,10 @@
 //! waits: what is measured is how fast the worker empties its queue into
 //! the file. The producer's side is the same for all: copy the line into a
 //! `Vec<u8>` and hand it over.
+//! - `layer_safe_events`: the standard event through the drop-in stack:
+//!   the caller captures it, the worker formats the JSON line and writes it
+//!   (the caller is faster, so this is the worker's rate, formatting
+//!   included).
 //! - `layer_safe`: `Sink::submit` (default bounds); the worker batches
 //!   records into writes of up to 64 KiB.
 //! - `tracing_appender`: `NonBlocking` with `lossy(false)`, written through
@@ -55,6 +59,19 @@ fn worker(c: &mut Criterion) {
     let mut g = c.benchmark_group("worker");
     g.throughput(Throughput::Elements(LINES));
     g.sample_size(10);
+    // The standard event through the whole stack: the caller captures, the
+    // worker formats the JSON and writes it. The caller is faster than the
+    // worker, so this is the worker's rate.
+    g.bench_function("layer_safe_events", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let ls = LayerSafe::new();
+                    ls.scope(|| timed(ls.lines(), || ls.emit()))
+                })
+                .sum()
+        })
+    });
     g.bench_function("layer_safe", |b| {
         b.iter_custom(|iters| {
             (0..iters)

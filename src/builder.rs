@@ -265,7 +265,8 @@ impl Builder {
         self
     }
 
-    /// The most records queued (default 65 536).
+    /// The most records queued per thread (default 1 Mi; the byte budget
+    /// usually binds first).
     ///
     /// ```
     /// let builder = layer_safe::builder().capacity(8192);

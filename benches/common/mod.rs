@@ -128,7 +128,7 @@ impl<W> Counted<W> {
 impl<W: Write> Write for Counted<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        let lines = buf[..n].iter().filter(|b| **b == b'\n').count();
+        let lines = memchr::memchr_iter(b'\n', &buf[..n]).count();
         self.lines.0.fetch_add(lines as u64, Release);
         Ok(n)
     }

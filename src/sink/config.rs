@@ -12,10 +12,11 @@ use super::{writers, Limits, Shared, Sink};
 use crate::crash::CrashDrain;
 use crate::stats::Counters;
 
-/// 65 536 records: absorbs a one-second writer stall at 65 000 events a
-/// second. The channel's slots are allocated up front (32 bytes each: 2 MiB);
-/// the records themselves are bounded by the byte budget, not by this.
-const DEFAULT_CAPACITY: usize = 64 * 1024;
+/// 1 Mi records per thread: in practice the byte budget binds first (a
+/// thread's lane may take half of it, some 200 000 standard events), so a
+/// burst of a few hundred thousand events from one thread is absorbed.
+/// Nothing is allocated for records that are not queued.
+const DEFAULT_CAPACITY: usize = 1024 * 1024;
 /// 64 MiB of queued records: a full queue of 1 KiB records.
 const DEFAULT_BYTE_BUDGET: usize = 64 * 1024 * 1024;
 /// 64 KiB per record: far above any sane log line, small enough that one
@@ -156,8 +157,8 @@ impl Error for ConfigError {
 ///
 /// | setting | default | why |
 /// | --- | --- | --- |
-/// | [`capacity`](Self::capacity) | 65 536 records | absorbs a 1 s stall at 65k events/s; slots cost 2 MiB up front |
-/// | [`byte_budget`](Self::byte_budget) | 64 MiB | the real memory bound: a full queue of 1 KiB records |
+/// | [`capacity`](Self::capacity) | 1 Mi records per thread | the byte budget binds first; a limit on records in case it does not |
+/// | [`byte_budget`](Self::byte_budget) | 64 MiB | the memory bound, whatever the number of threads; one thread's lane takes at most half |
 /// | [`max_record`](Self::max_record) | 64 KiB | no sane line is longer; one runaway `Debug` cannot eat the budget |
 /// | [`overflow`](Self::overflow) | [`Overflow::DropNewest`] | the caller never waits |
 /// | [`high_water_mark`](Self::high_water_mark) | 80% | shed below `WARN` above it, as Logback does |
@@ -233,7 +234,8 @@ impl fmt::Debug for SinkBuilder {
 }
 
 impl SinkBuilder {
-    /// How many records the queue holds (default 65 536).
+    /// How many records each thread may have queued (default 1 Mi); the
+    /// byte budget usually binds first.
     ///
     /// # Examples
     ///

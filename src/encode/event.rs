@@ -1,7 +1,9 @@
 //! A captured event, decoded on the worker, and its rendering into a line
 //! that fits the sink's maximum record size.
 
-use tracing_core::{Level, Metadata};
+use tracing_core::Level;
+
+use crate::layer::Site;
 
 use super::record::{self, Reader, SpanView, CUT, LOG, THREAD};
 use super::time::Now;
@@ -20,7 +22,7 @@ pub(crate) struct Event<'a> {
     pub(crate) now: Now,
     /// The thread's name and id as JSON strings, when captured.
     pub(crate) thread: Option<(Option<&'a [u8]>, &'a [u8])>,
-    meta: &'static Metadata<'static>,
+    site: &'a Site,
     fields: Reader<'a>,
     nfields: u8,
     /// The span chain, root first; `None` when the event is in no span.
@@ -36,13 +38,14 @@ impl<'a> Event<'a> {
     /// Decodes `payload` (its level byte first), with its call site.
     pub(crate) fn decode(
         payload: &'a [u8],
-        meta: impl FnOnce(u32) -> Option<&'static Metadata<'static>>,
+        site: impl FnOnce(u32) -> Option<&'a Site>,
         clock: &WallClock,
         timestamp: Timestamp,
     ) -> Option<Event<'a>> {
         let mut r = Reader(payload);
         let level = crate::sink::record_level(&[r.u8()?]);
-        let meta = meta(r.u32()?)?;
+        let site = site(r.u32()?)?;
+        let meta = site.meta;
         let ticks = r.u64()?;
         let flags = r.u8()?;
         // The trace context ends the record: split it off first.
@@ -74,11 +77,9 @@ impl<'a> Event<'a> {
             None
         };
         let nfields = r.u8()?;
-        // The fields run up to the span section; find where it starts.
-        let fields = r;
-        for _ in 0..nfields {
-            r.field()?;
-        }
+        let len = r.u32()? as usize;
+        let fields = Reader(r.0.get(..len)?);
+        r = Reader(r.0.get(len..)?);
         let spans = match r.u8()? {
             0 => None,
             _ => Some(r.0),
@@ -94,7 +95,7 @@ impl<'a> Event<'a> {
             line,
             now,
             thread,
-            meta,
+            site,
             fields,
             nfields,
             spans,
@@ -111,8 +112,8 @@ impl<'a> Event<'a> {
             let Some((index, value)) = r.field() else {
                 return;
             };
-            if let Some(field) = self.meta.fields().iter().nth(index) {
-                v.field(field.name(), value);
+            if let Some(name) = self.site.names.get(index) {
+                v.field(name, value);
             }
         }
     }

@@ -104,7 +104,7 @@ pub(crate) fn encode(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, budget: Bu
         for span in ev.spans() {
             for (k, v) in span.fields() {
                 buf.push(b',');
-                write_escaped_key(buf, &mut keys, &cfg.root_reserved, k);
+                write_escaped_key(buf, &mut keys, &cfg.root_reserved, k, "");
                 buf.push(b':');
                 buf.extend_from_slice(v);
             }

@@ -142,10 +142,14 @@ pub(crate) fn write_escaped_key(
     keys: &mut KeySet,
     reserved: &Reserved,
     escaped: &[u8],
+    suffix: &str,
 ) {
     let start = buf.len();
     buf.push(b'"');
     buf.extend_from_slice(escaped);
+    if !suffix.is_empty() {
+        escape(buf, suffix);
+    }
     buf.push(b'"');
     dedupe(buf, start, keys, reserved);
 }

@@ -4,7 +4,7 @@
 //! unique) and the text format's `key=value` pairs and bare message.
 
 use super::escape::escape;
-use super::keys::{write_key, KeySet, Reserved};
+use super::keys::{write_escaped_key, KeySet, Reserved};
 use super::record::Value;
 use super::value::{self, Acc};
 
@@ -41,14 +41,9 @@ pub(crate) struct EventVisitor<'a> {
 impl EventVisitor<'_> {
     /// Writes the key for a field; `false` when the field is not wanted.
     #[inline]
-    fn key(&mut self, name: &str, suffix: &str) -> bool {
-        // `log.target`, `log.file`...: the `log` bridge's metadata, already
-        // shown as the record's own target, file and line; `fmt().json()`
-        // leaves them out too.
-        if name.starts_with("log.") {
-            return false;
-        }
-        let is_message = name == "message" && suffix.is_empty();
+    /// `name` is escaped already (the call site's names are, once).
+    fn key(&mut self, name: &[u8], suffix: &str) -> bool {
+        let is_message = name == b"message" && suffix.is_empty();
         if self.only_message && !is_message {
             return false;
         }
@@ -58,7 +53,7 @@ impl EventVisitor<'_> {
                     self.buf.push(b',');
                 }
                 self.first = false;
-                write_key(self.buf, self.keys, self.reserved, name, suffix);
+                write_escaped_key(self.buf, self.keys, self.reserved, name, suffix);
                 self.buf.push(b':');
                 true
             }
@@ -79,7 +74,7 @@ impl EventVisitor<'_> {
                 if ansi {
                     self.buf.extend_from_slice(b"\x1b[3m");
                 }
-                escape(self.buf, name);
+                self.buf.extend_from_slice(name);
                 escape(self.buf, suffix);
                 if ansi {
                     self.buf.extend_from_slice(b"\x1b[0m");
@@ -98,7 +93,7 @@ impl EventVisitor<'_> {
 
 impl EventVisitor<'_> {
     /// Writes one captured field, as the eager encoder wrote the live one.
-    pub(crate) fn field(&mut self, name: &str, v: Value<'_>) {
+    pub(crate) fn field(&mut self, name: &[u8], v: Value<'_>) {
         if !self.key(name, "") {
             return;
         }

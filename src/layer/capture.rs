@@ -133,8 +133,11 @@ impl JsonLayer {
                 w.bytes(&info.id);
             });
         }
+        // The count and the length of the fields, filled in after: the
+        // worker finds the span section without reading every field twice.
         let count_at = w.out.len();
         w.u8(0);
+        w.u32(0);
         let mut c = Capture {
             w,
             count: 0,
@@ -144,6 +147,8 @@ impl JsonLayer {
         let count = c.count;
         let buf = c.w.out;
         buf[count_at] = count;
+        let len = (buf.len() - count_at - 5) as u32;
+        buf[count_at + 1..count_at + 5].copy_from_slice(&len.to_le_bytes());
         if cfg.wants_spans() && cut_down.is_none() {
             self.spans(t, buf, event, ctx);
         } else {

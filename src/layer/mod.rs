@@ -33,6 +33,7 @@ mod render;
 mod stack;
 
 use render::Format;
+pub(crate) use render::Site;
 use stack::Thread;
 
 pub use builder::JsonLayerBuilder;

@@ -11,11 +11,34 @@ use crate::encode::event::{self, Event};
 use crate::encode::Config;
 use crate::sink::Render;
 
+/// A call site as the worker needs it: its metadata, and its field names
+/// escaped once.
+pub(crate) struct Site {
+    pub(crate) meta: &'static Metadata<'static>,
+    /// Each field's name, escaped for a JSON key (no quotes), by index.
+    pub(crate) names: Box<[Box<[u8]>]>,
+}
+
+impl Site {
+    fn new(meta: &'static Metadata<'static>) -> Site {
+        let names = meta
+            .fields()
+            .iter()
+            .map(|f| {
+                let mut b = Vec::with_capacity(f.name().len());
+                crate::encode::escape::escape(&mut b, f.name());
+                b.into_boxed_slice()
+            })
+            .collect();
+        Site { meta, names }
+    }
+}
+
 /// What the layer's callers and the sink's worker share.
 pub(crate) struct Format {
     pub(crate) cfg: Config,
     /// Call sites by index, as records name them.
-    sites: RwLock<Vec<&'static Metadata<'static>>>,
+    sites: RwLock<Vec<Site>>,
     /// Index by call-site address, for callers whose thread cache missed.
     index: Mutex<HashMap<usize, u32>>,
 }
@@ -37,7 +60,7 @@ impl Format {
         let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
         *index.entry(addr).or_insert_with(|| {
             let mut sites = self.sites.write().unwrap_or_else(|p| p.into_inner());
-            sites.push(meta);
+            sites.push(Site::new(meta));
             (sites.len() - 1) as u32
         })
     }
@@ -46,7 +69,7 @@ impl Format {
 impl Render for Format {
     fn render(&self, payload: &[u8], clock: &WallClock, max: usize, out: &mut Vec<u8>) -> bool {
         let sites = self.sites.read().unwrap_or_else(|p| p.into_inner());
-        let site = |i: u32| sites.get(i as usize).copied();
+        let site = |i: u32| sites.get(i as usize);
         match Event::decode(payload, site, clock, self.cfg.timestamp) {
             Some(ev) => event::render(&self.cfg, &ev, max, out),
             // Only this crate writes records; a short one cannot happen.

@@ -23,21 +23,33 @@ impl Budget {
         }
     }
 
-    /// Takes `n` bytes for a lane's segment, or nothing when they are not
-    /// there. Segments beyond a lane's first may use three quarters of the
-    /// budget: the rest stays for the first segments of other threads, so
-    /// a few bursting threads cannot starve the others of any room.
-    pub(crate) fn take(&self, n: usize) -> bool {
-        let limit = if n > INITIAL_SEGMENT {
+    /// Takes up to `want` bytes (in whole pages) for a lane's segment, at
+    /// least `at_least`: how much it took, or `None`. A lane growing when
+    /// the budget is nearly spent gets the room there is, not nothing.
+    /// Segments beyond a lane's first may use three quarters of the budget:
+    /// the rest stays for the first segments of other threads, so a few
+    /// bursting threads cannot starve the others of any room.
+    pub(crate) fn take_up_to(&self, want: usize, at_least: usize) -> Option<usize> {
+        const PAGE: usize = 4096;
+        let limit = if want > INITIAL_SEGMENT {
             self.limit / 4 * 3
         } else {
             self.limit
         };
+        let mut took = 0;
         self.used
             .fetch_update(AcqRel, Relaxed, |u| {
-                u.checked_add(n).filter(|&t| t <= limit)
+                let free = limit.checked_sub(u)?;
+                let n = if want <= free {
+                    want
+                } else {
+                    free / PAGE * PAGE
+                };
+                took = n;
+                (n >= at_least && n > 0).then_some(u + n)
             })
-            .is_ok()
+            .ok()?;
+        Some(took)
     }
 
     pub(crate) fn give_back(&self, n: usize) {

@@ -254,9 +254,10 @@ fn format(
 
 /// Makes the lane's next segment ahead of need, off the caller's path.
 fn prepare_spare(shared: &Shared, lane: &LaneShared, cap: usize) {
-    if !shared.budget.take(cap) {
+    // The next size, or what the budget still has (as the lane would get).
+    let Some(cap) = shared.budget.take_up_to(cap, cap / 4) else {
         return;
-    }
+    };
     let spare = Spare::new(cap);
     let mut reader = lane.reader();
     if reader.spare.is_some() {

@@ -170,7 +170,8 @@ impl Lane {
             since_refresh: 0,
             spare: Vec::new(),
         };
-        lane.grow(budget, INITIAL_SEGMENT.min(limits.max_bytes));
+        let first = INITIAL_SEGMENT.min(limits.max_bytes);
+        lane.grow(budget, first, first);
         lane
     }
 
@@ -208,7 +209,8 @@ impl Lane {
             // Empty and grown while others may need the room: go back to
             // the small size. (Not otherwise: a lane that bursts now and
             // then would allocate a new ring for every burst.)
-            self.grow(budget, INITIAL_SEGMENT.min(limits.max_bytes));
+            let small = INITIAL_SEGMENT.min(limits.max_bytes);
+            self.grow(budget, small, small);
         }
     }
 
@@ -263,7 +265,9 @@ impl Lane {
             // At the lane's byte limit.
             return Err(Full::Budget);
         }
-        if self.grow(budget, cap) {
+        // The next size, or what the budget still has, if that holds the
+        // record and is worth a segment.
+        if self.grow(budget, cap, need.max(INITIAL_SEGMENT.min(limits.max_bytes))) {
             Ok(())
         } else {
             Err(Full::Budget)
@@ -272,21 +276,21 @@ impl Lane {
 
     /// Moves on to a new segment of `cap` bytes, paid for out of the
     /// budget; the worker frees the old one once it has read it empty.
-    fn grow(&mut self, budget: &Budget, cap: usize) -> bool {
+    fn grow(&mut self, budget: &Budget, cap: usize, at_least: usize) -> bool {
         let mut reader = self.shared.reader();
         // The worker's spare, when it is at least the size wanted (a grown
         // ring never shrinks but under pressure): paid for and already
         // backed by pages.
         let (producer, consumer, cap) = match reader.spare.take() {
-            Some(s) if s.cap >= cap => (s.producer, s.consumer, s.cap),
+            Some(s) if s.cap >= at_least => (s.producer, s.consumer, s.cap),
             other => {
                 if let Some(s) = other {
                     budget.give_back(s.cap);
                 }
                 drop(reader);
-                if !budget.take(cap) {
+                let Some(cap) = budget.take_up_to(cap, at_least) else {
                     return false;
-                }
+                };
                 let (p, c) = RingBuffer::new(cap);
                 reader = self.shared.reader();
                 (p, c, cap)

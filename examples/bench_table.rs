@@ -97,8 +97,118 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}), Linux {}", kernel.trim())
 }
 
+/// The caller under sustained load (`benches/sustained.rs`): back-to-back
+/// calls with the writer running, every system the global default.
+fn sustained(t: &mut Table) {
+    let s = saved("sustained");
+    let get = |sys: &str, n: u8, key: &str| -> Option<f64> {
+        s.as_ref()?[format!("{sys}/{n}")][key].as_f64()
+    };
+    let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+    let pm = |sys: &str, n: u8| {
+        format!(
+            "{} / {}",
+            ns(get(sys, n, "p50")),
+            ns(get(sys, n, "mean"))
+        )
+    };
+    let (p50, mean) = (get("layer_safe", 1, "p50"), get("layer_safe", 1, "mean"));
+    let (f50, fmean) = (get("floor", 1, "p50"), get("floor", 1, "mean"));
+    t.row(
+        "sustained, caller p50 / mean",
+        pm("layer_safe", 1),
+        format!("floor: {}", pm("floor", 1)),
+        format!(
+            "{} / {} the floor",
+            ratio(div(p50, f50)),
+            ratio(div(mean, fmean))
+        ),
+        "≤ 2x the floor, both",
+        div(p50, f50).zip(div(mean, fmean)).map(|(a, b)| a <= 2.0 && b <= 2.0),
+    );
+    let (s50, smean) = (get("slog_async", 1, "p50"), get("slog_async", 1, "mean"));
+    t.row(
+        "sustained, caller p50 / mean",
+        pm("layer_safe", 1),
+        format!("`slog` + `slog-async`: {}", pm("slog_async", 1)),
+        format!(
+            "{} / {} slog's",
+            ratio(div(p50, s50)),
+            ratio(div(mean, smean))
+        ),
+        "faster, both",
+        div(p50, s50).zip(div(mean, smean)).map(|(a, b)| a < 1.0 && b < 1.0),
+    );
+    let j50 = get("fmt_json", 1, "p50");
+    t.row(
+        "sustained, caller p50",
+        ns(p50),
+        format!("`fmt().json()` + `non_blocking`: {}", ns(j50)),
+        format!("{} faster", ratio(div(j50, p50))),
+        "≥ 10x faster",
+        div(j50, p50).map(|r| r >= 10.0),
+    );
+    let (p99, p999) = (get("layer_safe", 1, "p99"), get("layer_safe", 1, "p999"));
+    t.row(
+        "sustained, caller p99 / p99.9",
+        format!("{} / {}", ns(p99), ns(p999)),
+        format!(
+            "floor: {} / {}",
+            ns(get("floor", 1, "p99")),
+            ns(get("floor", 1, "p999"))
+        ),
+        "".into(),
+        "p99 ≤ 1 µs",
+        p99.map(|p| p <= 1000.0),
+    );
+    let meps = |v: Option<f64>| v.map_or("–".into(), |v| format!("{:.2} M/s", v / 1e6));
+    let (e1, e2) = (
+        get("layer_safe", 1, "events_per_s"),
+        get("layer_safe", 2, "events_per_s"),
+    );
+    t.row(
+        "sustained, two producers vs one (events/s)",
+        format!("{} vs {}", meps(e2), meps(e1)),
+        format!(
+            "floor: {} vs {}",
+            meps(get("floor", 2, "events_per_s")),
+            meps(get("floor", 1, "events_per_s"))
+        ),
+        ratio(div(e2, e1)),
+        "≥ 1.6x",
+        div(e2, e1).map(|r| r >= 1.6),
+    );
+    let (q1, q2) = (p50, get("layer_safe", 2, "p50"));
+    t.row(
+        "sustained, two producers: per-call p50",
+        format!("{} vs {}", ns(q2), ns(q1)),
+        "one producer".into(),
+        ratio(div(q2, q1)),
+        "≤ 1.25x",
+        div(q2, q1).map(|r| r <= 1.25),
+    );
+    let dropped = |sys: &str| {
+        s.as_ref()
+            .and_then(|s| s[format!("{sys}/1")]["dropped"].as_u64())
+            .map_or("–".into(), |d| d.to_string())
+    };
+    t.row(
+        "sustained, events dropped of 220 000",
+        dropped("layer_safe"),
+        format!(
+            "floor: {}; `fmt().json()`: {}",
+            dropped("floor"),
+            dropped("fmt_json")
+        ),
+        "".into(),
+        "(no target)",
+        None,
+    );
+}
+
 fn main() {
     let mut t = Table(Vec::new());
+    sustained(&mut t);
     let stall = saved("stall");
     let pct = |mode: &str, sys: &str, key: &str| -> Option<f64> {
         stall.as_ref()?[mode][sys][key].as_f64()
@@ -233,8 +343,17 @@ fn main() {
     // 5. The worker.
     let lps = |id: &str| Some(50_000.0 * 1e9 / median("worker", id)?);
     let (w_ls, w_ta, w_fl) = (lps("layer_safe"), lps("tracing_appender"), lps("floor"));
+    let w_ev = lps("layer_safe_events");
     t.row(
-        "worker, lines/s to a file",
+        "worker, standard events formatted and written to a file (events/s)",
+        meps(w_ev),
+        format!("tracing-appender's worker, rendered lines: {}", meps(w_ta)),
+        ratio(div(w_ev, w_ta)),
+        "≥ 2x",
+        div(w_ev, w_ta).map(|r| r >= 2.0),
+    );
+    t.row(
+        "worker, rendered lines/s to a file (`Sink::submit`)",
         meps(w_ls),
         format!("tracing-appender: {} (floor: {})", meps(w_ta), meps(w_fl)),
         ratio(div(w_ls, w_ta)),
@@ -307,5 +426,5 @@ fn main() {
     if let Some(timer) = stall.as_ref().and_then(|s| s["timer_ns"].as_u64()) {
         println!("Per-call figures include the timer ({timer} ns for two `Instant::now()`).");
     }
-    println!("Command: `scripts/bench-table` (runs `cargo bench --bench caller --bench disabled --bench guard --bench threads --bench worker --bench stall`, then prints this table).");
+    println!("Command: `scripts/bench-table` (runs `cargo bench --bench sustained --bench caller --bench disabled --bench guard --bench threads --bench worker --bench stall`, then prints this table).");
 }

@@ -15,10 +15,12 @@
 //!   refused; [`assert_not_in_logging_path!`] marks code that must never run
 //!   while logging. Violations follow the [`Policy`] and are reported with
 //!   both call sites.
-//! - **The caller never blocks and memory never grows.** Events are encoded
-//!   on the caller's thread ([`JsonLayer`]) and handed to a background writer
-//!   over a bounded queue with a byte budget ([`Sink`]); when full, events are
-//!   dropped, counted by reason and reported in the log stream itself.
+//! - **The caller never blocks and memory never grows.** The caller copies
+//!   what it cannot keep of an event into its own thread's bounded lane
+//!   ([`Sink`]), which only it writes; a background worker formats the
+//!   JSON ([`JsonLayer`]) and writes it. All lanes together stay within one
+//!   byte budget; when full, events are dropped, counted by reason and
+//!   reported in the log stream itself.
 //!
 //! # Quick start
 //!

@@ -105,13 +105,7 @@ fn sustained(t: &mut Table) {
         s.as_ref()?[format!("{sys}/{n}")][key].as_f64()
     };
     let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
-    let pm = |sys: &str, n: u8| {
-        format!(
-            "{} / {}",
-            ns(get(sys, n, "p50")),
-            ns(get(sys, n, "mean"))
-        )
-    };
+    let pm = |sys: &str, n: u8| format!("{} / {}", ns(get(sys, n, "p50")), ns(get(sys, n, "mean")));
     let (p50, mean) = (get("layer_safe", 1, "p50"), get("layer_safe", 1, "mean"));
     let (f50, fmean) = (get("floor", 1, "p50"), get("floor", 1, "mean"));
     t.row(
@@ -124,7 +118,9 @@ fn sustained(t: &mut Table) {
             ratio(div(mean, fmean))
         ),
         "≤ 2x the floor, both",
-        div(p50, f50).zip(div(mean, fmean)).map(|(a, b)| a <= 2.0 && b <= 2.0),
+        div(p50, f50)
+            .zip(div(mean, fmean))
+            .map(|(a, b)| a <= 2.0 && b <= 2.0),
     );
     let (s50, smean) = (get("slog_async", 1, "p50"), get("slog_async", 1, "mean"));
     t.row(
@@ -137,7 +133,9 @@ fn sustained(t: &mut Table) {
             ratio(div(mean, smean))
         ),
         "faster, both",
-        div(p50, s50).zip(div(mean, smean)).map(|(a, b)| a < 1.0 && b < 1.0),
+        div(p50, s50)
+            .zip(div(mean, smean))
+            .map(|(a, b)| a < 1.0 && b < 1.0),
     );
     let j50 = get("fmt_json", 1, "p50");
     t.row(

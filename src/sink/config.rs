@@ -439,7 +439,7 @@ impl SinkBuilder {
     /// ```
     pub fn build(self) -> Result<(Sink, FlushGuard), ConfigError> {
         let limits = self.limits()?;
-        let shared = Arc::new(Shared::new(limits, self.counters.unwrap_or_default()));
+        let shared = Shared::new(limits, self.counters.unwrap_or_default());
         let writer = self.writer.unwrap_or_else(|| Box::new(writers::stdout()));
         let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(16);
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);

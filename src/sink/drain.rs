@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use super::batch::Batch;
 use super::lane::{LaneShared, HEADER};
-use super::reader::Spare;
 use super::{record_level, report, Render, Shared, RAW};
 use crate::clock::WallClock;
 use crate::stats::DropReason;
@@ -147,11 +146,7 @@ impl Lanes {
         }
         let got = self.entries.len() as u64;
         seen.shared.add_popped(&reader, got);
-        let spare = reader.wants_spare(shared.limits.lane().max_bytes);
         drop(reader);
-        if let Some(cap) = spare {
-            prepare_spare(shared, &seen.shared, cap);
-        }
         seen.consumed += (self.inbox.len() + self.entries.len() * (HEADER + 1)) as u64;
         for i in 0..self.entries.len() {
             let (kind, range) = self.entries[i].clone();
@@ -249,20 +244,5 @@ fn format(
             batch.abandon_partial();
             shared.counters.dropped(DropReason::Oversize, level);
         }
-    }
-}
-
-/// Makes the lane's next segment ahead of need, off the caller's path.
-fn prepare_spare(shared: &Shared, lane: &LaneShared, cap: usize) {
-    // The next size, or what the budget still has (as the lane would get).
-    let Some(cap) = shared.budget.take_up_to(cap, cap / 4) else {
-        return;
-    };
-    let spare = Spare::new(cap);
-    let mut reader = lane.reader();
-    if reader.spare.is_some() {
-        shared.budget.give_back(cap);
-    } else {
-        reader.spare = Some(spare);
     }
 }

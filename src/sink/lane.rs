@@ -133,6 +133,8 @@ pub(crate) struct Lane {
     /// The worker's `popped` when last read.
     popped: u64,
     since_refresh: u32,
+    /// This lane asked for a spare for its newest segment already.
+    spare_asked: bool,
     /// The buffer [`Sink::buffer`](super::Sink::buffer) hands out next.
     pub(crate) spare: Vec<u8>,
 }
@@ -168,6 +170,7 @@ impl Lane {
             pushed: 0,
             popped: 0,
             since_refresh: 0,
+            spare_asked: false,
             spare: Vec::new(),
         };
         let first = INITIAL_SEGMENT.min(limits.max_bytes);
@@ -184,6 +187,19 @@ impl Lane {
     #[inline]
     pub(crate) fn count_dropped(&self, reason: DropReason, level: Level) {
         self.counters.dropped(reason, level);
+    }
+
+    /// Whether to ask for the next segment now: once per segment, when the
+    /// newest is over a quarter full (as last seen).
+    #[inline]
+    pub(crate) fn wants_spare(&mut self) -> bool {
+        if self.spare_asked {
+            return false;
+        }
+        let (free, cap) = self.room();
+        let ask = cap - free > cap / 4;
+        self.spare_asked = ask;
+        ask
     }
 
     /// Records queued in this lane, as last seen (an upper bound).
@@ -306,6 +322,7 @@ impl Lane {
         drop(reader);
         self.ring = Some(producer);
         self.cap = cap;
+        self.spare_asked = false;
         true
     }
 

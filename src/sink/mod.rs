@@ -78,6 +78,7 @@ mod lane;
 mod make_writer;
 mod reader;
 mod report;
+mod spares;
 mod status;
 mod submit;
 mod worker;
@@ -164,6 +165,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Arc<Counters>,
     renderers: RwLock<Vec<Arc<dyn Render>>>,
     pub(crate) clock: Clock,
+    /// Where lanes ask for their next segment (see `spares.rs`).
+    pub(crate) spares: spares::Spares,
     /// The worker's thread, to wake it from its idle park.
     pub(crate) worker: OnceLock<std::thread::Thread>,
     /// The worker parks: the next record wakes it.
@@ -178,8 +181,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(limits: Limits, counters: Arc<Counters>) -> Shared {
-        Shared {
+    pub(crate) fn new(limits: Limits, counters: Arc<Counters>) -> Arc<Shared> {
+        Arc::new_cyclic(|me| Shared {
+            spares: spares::Spares::start(me.clone()),
             lanes: ThreadLocal::new(),
             readers: Mutex::new(Vec::new()),
             lane_count: AtomicUsize::new(0),
@@ -192,7 +196,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             warned_closed: AtomicBool::new(false),
             limits,
-        }
+        })
     }
 
     /// Runs `f` with this thread's lane; `None` when the thread is already

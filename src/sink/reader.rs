@@ -1,13 +1,6 @@
 //! The consumer end of a lane: the segments the worker reads, oldest
-//! first, and a spare segment it prepares so the lane's thread never pays
-//! for fresh memory.
-//!
-//! A ring's memory is only backed by pages once written; the first write
-//! to each page is a page fault (a microsecond or so) on whoever writes it.
-//! A lane that grows would take those faults on the caller's path, one per
-//! 4 KiB: a few percent of its calls, all of its p99. So when a lane's
-//! segment is a quarter full, the worker allocates the next one, writes it
-//! once through (zeros) and leaves it here; the lane takes it when it grows.
+//! first, and the spare segment the spare thread (`spares.rs`) leaves
+//! here for the lane to take when it grows.
 
 use std::collections::VecDeque;
 

@@ -138,6 +138,9 @@ fn push(
     match pushed {
         Ok(()) => {
             s.wake();
+            if lane.wants_spare() {
+                s.spares.ask(&lane.shared);
+            }
             Ok(())
         }
         Err(full) => {

@@ -19,9 +19,11 @@ use std::time::SystemTime;
 
 use tracing_core::Metadata;
 
+use super::batch::Batch;
 use super::report::timestamp;
 use super::Shared;
 use crate::encode::escape::escape;
+use crate::stats::DropReason;
 
 /// A call site of one layer: the kind of its records, its index there.
 type Key = (u8, u32);
@@ -60,6 +62,25 @@ impl Summaries {
                 }
             });
         }
+    }
+
+    /// Starts `batch` (see [`Batch::begin`]) with the drop report and,
+    /// when there is one (rate-limited drops are among its counts), the
+    /// summaries after it.
+    pub(crate) fn begin(
+        &mut self,
+        batch: &mut Batch,
+        shared: &Shared,
+        report: Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])>,
+    ) -> bool {
+        let summarise = report.is_some();
+        let violations = shared.limits.report_violations;
+        let stage = |out: &mut Vec<u8>, ends: &mut Vec<usize>| {
+            if summarise {
+                self.stage(shared, SystemTime::now(), out, ends);
+            }
+        };
+        batch.begin_with(report, stage, violations)
     }
 
     /// The next `lines` staged lines are out: their counts are claimed.
@@ -130,8 +151,10 @@ mod tests {
 
     #[test]
     fn only_lines_out_are_claimed() {
-        let mut s = Summaries::default();
-        s.staged = vec![((1, 0), 10), ((1, 1), 20)];
+        let mut s = Summaries {
+            staged: vec![((1, 0), 10), ((1, 1), 20)],
+            ..Summaries::default()
+        };
         s.commit(1);
         assert_eq!(s.reported.get(&(1, 0)), Some(&10));
         assert_eq!(s.reported.get(&(1, 1)), None);

@@ -333,19 +333,8 @@ impl Worker {
                     .last_report
                     .map_or(true, |t| t.elapsed() >= REPORT_INTERVAL)
         });
-        // With the drop report (rate-limited drops are among its counts),
-        // the summaries of suppressed events per call site.
-        let (shared, summaries) = (&self.shared, &mut self.summaries);
-        let summarise = report.is_some();
-        self.batch.begin_with(
-            report,
-            |out, ends| {
-                if summarise {
-                    summaries.stage(shared, std::time::SystemTime::now(), out, ends);
-                }
-            },
-            self.shared.limits.report_violations,
-        )
+        // With the drop report, the summaries of suppressed events.
+        self.summaries.begin(&mut self.batch, &self.shared, report)
     }
 
     /// Drop totals by reason and their increase since the last report, when

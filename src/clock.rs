@@ -20,7 +20,24 @@ pub(crate) struct Clock(quanta::Clock);
 
 impl Clock {
     pub(crate) fn new() -> Clock {
+        #[cfg(test)]
+        if let Some(mock) = MOCK.with(|m| m.borrow().clone()) {
+            return Clock(mock);
+        }
         Clock(quanta::Clock::new())
+    }
+
+    /// How many ticks this clock counts per second (its calibration; 10^9
+    /// for the OS's monotonic clock and for a mock).
+    pub(crate) fn ticks_per_second(&self) -> u64 {
+        const PROBE: u64 = 1 << 40;
+        match self.0.delta_as_nanos(0, PROBE) {
+            0 => 1_000_000_000,
+            nanos => {
+                let tps = u128::from(PROBE) * 1_000_000_000 / u128::from(nanos);
+                u64::try_from(tps).unwrap_or(u64::MAX).max(1)
+            }
+        }
     }
 
     /// The current tick count: only meaningful to a [`WallClock`] made from
@@ -41,6 +58,28 @@ impl Clock {
         w.anchor();
         w
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The clock sinks made on this thread read instead of the real one.
+    static MOCK: std::cell::RefCell<Option<quanta::Clock>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with every sink it builds on this thread reading a mock clock
+/// (starting at 0 ns), which the test moves by hand.
+#[cfg(test)]
+pub(crate) fn with_mock<R>(f: impl FnOnce(&quanta::Mock) -> R) -> R {
+    let (clock, mock) = quanta::Clock::mock();
+    MOCK.with(|m| *m.borrow_mut() = Some(clock));
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            MOCK.with(|m| *m.borrow_mut() = None);
+        }
+    }
+    let _reset = Reset;
+    f(&mock)
 }
 
 /// The worker's side: converts tick counts to nanoseconds since the epoch.

@@ -74,7 +74,7 @@ pub use builder::Builder;
 pub use encode::{LineFormat, Timestamp};
 pub use error::InitError;
 pub use guarded::{Guarded, GuardedExt, StatsHandle};
-pub use layer::{JsonLayer, JsonLayerBuilder};
+pub use layer::{JsonLayer, JsonLayerBuilder, RateLimit};
 #[doc(hidden)]
 pub use lint::assertion_failed as __assertion_failed;
 pub use lint::{

@@ -44,11 +44,14 @@ pub enum DropReason {
     /// while handling the event or span call; the guard contained the panic
     /// (issue 12). A span whose call panicked is inert from then on.
     InnerPanic,
+    /// Beyond its call site's rate limit (`RateLimit`): dropped before it
+    /// was captured, and summarised in-band per call site.
+    RateLimited,
 }
 
 impl DropReason {
     /// How many reasons there are: the length of every per-reason array.
-    pub(crate) const COUNT: usize = 8;
+    pub(crate) const COUNT: usize = 9;
 
     /// Every reason, in the order reports list them.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -60,6 +63,7 @@ impl DropReason {
         DropReason::WriterError,
         DropReason::Shutdown,
         DropReason::InnerPanic,
+        DropReason::RateLimited,
     ];
 
     /// The snake_case name used in reports (`"queue_full"`, ...).
@@ -73,6 +77,7 @@ impl DropReason {
             DropReason::WriterError => "writer_error",
             DropReason::Shutdown => "shutdown",
             DropReason::InnerPanic => "inner_panic",
+            DropReason::RateLimited => "rate_limited",
         }
     }
 
@@ -169,6 +174,8 @@ pub struct Dropped {
     pub shutdown: u64,
     /// See [`DropReason::InnerPanic`].
     pub inner_panic: u64,
+    /// See [`DropReason::RateLimited`].
+    pub rate_limited: u64,
 }
 
 impl Dropped {
@@ -202,6 +209,7 @@ impl Dropped {
             DropReason::WriterError => &mut self.writer_error,
             DropReason::Shutdown => &mut self.shutdown,
             DropReason::InnerPanic => &mut self.inner_panic,
+            DropReason::RateLimited => &mut self.rate_limited,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The builder's settings for running in production: filter reloading,
-//! compressed rotation, and the metrics publisher's interval, each next to
-//! the feature it belongs to; and opening the output.
+//! storm control per call site, compressed rotation, and the metrics
+//! publisher's interval, each next to the feature it belongs to; and
+//! opening the output.
 
 use std::io::Write;
 use std::path::Path;
@@ -23,6 +24,25 @@ impl Builder {
     pub fn filter_reloading(mut self, on: bool) -> Self {
         self.filter_reloading = on;
         self
+    }
+
+    /// Storm control: each call site may log `events_per_second` on
+    /// average and `burst` at once (off by default). Beyond that, its
+    /// events are dropped before they are captured, counted as
+    /// [`DropReason::RateLimited`](crate::DropReason::RateLimited), and
+    /// summarised in-band once per second per call site:
+    /// `{"message":"events suppressed","callsite":"src/db.rs:88","suppressed":123456}`.
+    /// Other call sites are not affected. The limit holds per thread (see
+    /// [`RateLimit`](crate::RateLimit)). The same as
+    /// `configure_layer(|l| l.rate_limit(RateLimit::new(events_per_second, burst)))`.
+    ///
+    /// ```
+    /// let builder = layer_safe::builder().rate_limit_per_callsite(100, 20);
+    /// # drop(builder);
+    /// ```
+    pub fn rate_limit_per_callsite(self, events_per_second: u32, burst: u32) -> Self {
+        let limit = crate::RateLimit::new(events_per_second, burst);
+        self.configure_layer(move |layer| layer.rate_limit(limit))
     }
 
     /// Whether rotated files (rolling by size or by time) are gzipped, on a

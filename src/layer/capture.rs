@@ -1,7 +1,7 @@
 //! The caller's path of the layer: one event into one captured record,
 //! pushed to this thread's sink lane.
 
-use tracing_core::{Event, Subscriber};
+use tracing_core::{Event, Metadata, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
@@ -25,18 +25,37 @@ impl JsonLayer {
             return;
         };
         let t = &mut *t;
-        let level = *event.metadata().level();
+        let meta = event.metadata();
+        let level = *meta.level();
+        let site = self.site(t, meta);
+        // One clock reading, for the timestamp and the rate limit.
+        let ticks = match (self.cfg().timestamp, &self.storm) {
+            (Timestamp::Off, None) => 0,
+            _ => self.sink.clock().raw(),
+        };
+        if let Some(limit) = &self.storm {
+            if !t.buckets.admit(site, ticks, limit) {
+                self.suppress(site, level);
+                return;
+            }
+        }
         let mut buf = std::mem::take(&mut t.record);
         buf.clear();
         buf.extend_from_slice(&[0; FRAME]);
-        self.capture(t, &mut buf, event, ctx, self.limit(), None);
+        let mut pass = Pass {
+            site,
+            ticks,
+            limit: self.limit(),
+            cut_down: None,
+        };
+        self.capture(t, &mut buf, event, ctx, pass);
         if buf.len() - FRAME > self.max_capture() {
             // Too big to queue whole: keep the message, and say how big
             // the event was, as the worker does for a line too long.
-            let full = buf.len() - FRAME;
+            pass.cut_down = Some(buf.len() - FRAME);
+            pass.limit = self.sink.max_record() / 4;
             buf.truncate(FRAME);
-            let limit = self.sink.max_record() / 4;
-            self.capture(t, &mut buf, event, ctx, limit, Some(full));
+            self.capture(t, &mut buf, event, ctx, pass);
         }
         if self.eager {
             self.format_here(level, &buf[FRAME..]);
@@ -64,6 +83,32 @@ impl JsonLayer {
         let _ = self.sink.submit(level, line);
     }
 
+    /// The index of the event's call site in this layer's table: from the
+    /// thread's cache, or interned.
+    #[inline]
+    fn site(&self, t: &mut Thread, meta: &'static Metadata<'static>) -> u32 {
+        let addr = meta as *const _ as usize;
+        match t.sites.get(addr) {
+            Some(i) => i,
+            None => {
+                let i = self.format.intern(meta);
+                t.sites.put(addr, i);
+                i
+            }
+        }
+    }
+
+    /// Drops an event over its call site's rate limit, uncaptured: counted
+    /// for its site's summary first, then in the sink's lane.
+    #[inline(never)]
+    fn suppress(&self, site: u32, level: tracing_core::Level) {
+        if let Some(storm) = &self.format.storm {
+            storm.count(site);
+        }
+        self.sink
+            .count_uncaptured(level, crate::stats::DropReason::RateLimited);
+    }
+
     /// The longest prefix of a value kept: enough for every budget the
     /// worker may cut it to (see `encode::event::render`).
     fn limit(&self) -> usize {
@@ -81,26 +126,18 @@ impl JsonLayer {
         buf: &mut Vec<u8>,
         event: &Event<'_>,
         ctx: &Context<'_, S>,
-        limit: usize,
-        cut_down: Option<usize>,
+        pass: Pass,
     ) where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
+        let Pass {
+            site,
+            ticks,
+            limit,
+            cut_down,
+        } = pass;
         let cfg = self.cfg();
         let meta = event.metadata();
-        let addr = meta as *const _ as usize;
-        let site = match t.sites.get(addr) {
-            Some(i) => i,
-            None => {
-                let i = self.format.intern(meta);
-                t.sites.put(addr, i);
-                i
-            }
-        };
-        let ticks = match cfg.timestamp {
-            Timestamp::Off => 0,
-            _ => self.sink.clock().raw(),
-        };
         let normalized = event.normalized_metadata();
         let threads = cfg.thread_name || cfg.thread_id;
         let mut w = Writer { out: buf, limit };
@@ -223,6 +260,18 @@ impl JsonLayer {
             buf.extend_from_slice(&frame.chain);
         }
     }
+}
+
+/// What one capture of an event is given: its call site and clock reading
+/// (taken once per event), and how much of each value it keeps.
+#[derive(Clone, Copy)]
+struct Pass {
+    site: u32,
+    ticks: u64,
+    /// The longest prefix of a value kept.
+    limit: usize,
+    /// The event's full size, when this is the cut-down second capture.
+    cut_down: Option<usize>,
 }
 
 /// Captures the chain from the root down to `leaf`.

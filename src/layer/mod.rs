@@ -31,12 +31,14 @@ mod builder;
 mod capture;
 mod render;
 mod stack;
+mod storm;
 
 use render::Format;
 pub(crate) use render::Site;
 use stack::Thread;
 
 pub use builder::JsonLayerBuilder;
+pub use storm::RateLimit;
 
 /// A `tracing_subscriber` [`Layer`] that writes each event as one line of
 /// JSON (or compact text) to a [`Sink`].
@@ -80,7 +82,10 @@ pub struct JsonLayer {
     /// The kind of this layer's records in the sink.
     kind: u8,
     id: usize,
-    /// Each thread's record buffer, call-site cache and span stack.
+    /// The rate limit per call site, in this sink's clock ticks.
+    storm: Option<storm::Limit>,
+    /// Each thread's record buffer, call-site cache, span stack and
+    /// rate-limit buckets.
     threads: ThreadLocal<RefCell<Thread>>,
     /// Bumped by every `record` on a span: a thread's captured span chain
     /// older than this is captured again.
@@ -141,8 +146,16 @@ impl JsonLayer {
         &self.sink
     }
 
-    pub(crate) fn from_config(cfg: Config, sink: Sink, id: usize, eager: bool) -> JsonLayer {
-        let format = Arc::new(Format::new(cfg));
+    pub(crate) fn from_config(
+        cfg: Config,
+        sink: Sink,
+        id: usize,
+        rate_limit: Option<RateLimit>,
+        eager: bool,
+    ) -> JsonLayer {
+        let format = Arc::new(Format::new(cfg, rate_limit.is_some()));
+        let tps = sink.clock().ticks_per_second();
+        let storm = rate_limit.map(|r| storm::Limit::new(r, tps));
         // Past 255 layers on one sink, records are written as raw lines
         // formatted here (kind 0 is the sink's own).
         let kind = sink.register(format.clone()).unwrap_or(0);
@@ -151,6 +164,7 @@ impl JsonLayer {
             sink,
             kind,
             id,
+            storm,
             threads: ThreadLocal::new(),
             span_gen: AtomicU64::new(0),
             eager,

@@ -11,6 +11,8 @@ use crate::encode::event::{self, Event};
 use crate::encode::Config;
 use crate::sink::Render;
 
+use super::storm::Suppressed;
+
 /// A call site as the worker needs it: its metadata, and its field names
 /// escaped once.
 pub(crate) struct Site {
@@ -41,14 +43,17 @@ pub(crate) struct Format {
     sites: RwLock<Vec<Site>>,
     /// Index by call-site address, for callers whose thread cache missed.
     index: Mutex<HashMap<usize, u32>>,
+    /// Events the rate limit suppressed, when there is one.
+    pub(crate) storm: Option<Suppressed>,
 }
 
 impl Format {
-    pub(crate) fn new(cfg: Config) -> Format {
+    pub(crate) fn new(cfg: Config, rate_limited: bool) -> Format {
         Format {
             cfg,
             sites: RwLock::new(Vec::new()),
             index: Mutex::new(HashMap::new()),
+            storm: rate_limited.then(Suppressed::default),
         }
     }
 
@@ -75,5 +80,15 @@ impl Render for Format {
             // Only this crate writes records; a short one cannot happen.
             None => false,
         }
+    }
+
+    fn suppressed(&self, each: &mut dyn FnMut(u32, &'static Metadata<'static>, u64)) {
+        let Some(storm) = &self.storm else { return };
+        let sites = self.sites.read().unwrap_or_else(|p| p.into_inner());
+        storm.totals(|i, n| {
+            if let Some(site) = sites.get(i as usize) {
+                each(i, site.meta, n);
+            }
+        });
     }
 }

@@ -1,5 +1,6 @@
 //! Each thread's state in the layer: its record buffer, its call-site
-//! cache, and the stack of spans it entered, each with its captured chain.
+//! cache, the stack of spans it entered, each with its captured chain, and
+//! the rate limit's buckets (`storm.rs`).
 //!
 //! `ctx.lookup_current()` walks the registry's slab and moves a reference
 //! count up and down on every event (+50–70 ns). The registry's own stack
@@ -115,6 +116,8 @@ pub(crate) struct Thread {
     pub(crate) record: Vec<u8>,
     pub(crate) sites: Sites,
     pub(crate) stack: Stack,
+    /// The rate limit's buckets (empty without one).
+    pub(crate) buckets: super::storm::Buckets,
 }
 
 #[cfg(test)]

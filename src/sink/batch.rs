@@ -4,8 +4,10 @@
 //!
 //! Layout: `[prefix][record][record]...`, where the prefix holds what the
 //! sink adds itself: the newline owed to a line a dropped batch left cut,
-//! then the drop report, then the violation reports. It is written, but it
-//! is not an event.
+//! then the drop report, then the per-call-site summaries of suppressed
+//! events (`summary.rs`), then the violation reports. It is written, but
+//! it is not an event. Each summary line is counted as out on its own, so a
+//! summary is claimed once however its batch ends.
 //!
 //! A line counts as out once all of it is, or once all of it but its
 //! newline is and the batch is given up: the sink then owes that newline,
@@ -34,6 +36,8 @@ pub(crate) struct Progress {
     pub(crate) prefix_bytes: u64,
     /// The drop totals the report covers, once its line is out.
     pub(crate) report: Option<[u64; DropReason::COUNT]>,
+    /// Summary lines now out (after those already counted), in order.
+    pub(crate) summaries: usize,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +49,10 @@ pub(crate) struct Batch {
     newline_end: usize,
     /// `out[newline_end..report_end]` is the drop report (maybe empty).
     report_end: usize,
+    /// End offset of each summary line, after `report_end`.
+    summary_ends: Vec<usize>,
+    /// Summary lines counted as out so far.
+    summaries_out: usize,
     /// `out[..prefix_end]` is the prefix; the violation reports end it.
     prefix_end: usize,
     /// The drop totals the staged report covers, until they are counted.
@@ -77,9 +85,21 @@ impl Batch {
     /// Starts an empty batch: the newline owed by a cut line, then the drop
     /// report when `report` is given as `(totals, delta)`. Returns whether
     /// anything was staged.
+    #[cfg_attr(not(test), allow(dead_code))] // the worker summarises too
     pub(crate) fn begin(
         &mut self,
         report: Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])>,
+        violations: bool,
+    ) -> bool {
+        self.begin_with(report, |_, _| {}, violations)
+    }
+
+    /// [`begin`](Self::begin), with the summary lines `summaries` appends
+    /// after the drop report (pushing each line's end offset).
+    pub(crate) fn begin_with(
+        &mut self,
+        report: Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])>,
+        summaries: impl FnOnce(&mut Vec<u8>, &mut Vec<usize>),
         violations: bool,
     ) -> bool {
         debug_assert!(self.is_empty());
@@ -92,6 +112,7 @@ impl Batch {
             self.report = Some(totals);
         }
         self.report_end = self.out.len();
+        summaries(&mut self.out, &mut self.summary_ends);
         if violations && crate::lint::has_unreported() {
             report::violation_reports(&mut self.out, SystemTime::now());
         }
@@ -152,14 +173,28 @@ impl Batch {
     pub(crate) fn advance(&mut self, n: usize) -> Progress {
         let mut p = Progress::default();
         self.pos = (self.pos + n).min(self.out.len());
-        for end in [self.newline_end, self.report_end, self.prefix_end] {
-            if end > self.prefix_counted && self.pos >= end {
-                p.prefix_bytes += (end - self.prefix_counted) as u64;
-                self.prefix_counted = end;
+        let (pos, mut counted) = (self.pos, self.prefix_counted);
+        let mut count = |end: usize| {
+            if end > counted && pos >= end {
+                p.prefix_bytes += (end - counted) as u64;
+                counted = end;
             }
-        }
+        };
+        count(self.newline_end);
+        count(self.report_end);
+        self.summary_ends.iter().for_each(|e| count(*e));
+        count(self.prefix_end);
+        self.prefix_counted = counted;
         if self.pos >= self.report_end {
             p.report = self.report.take();
+        }
+        while self
+            .summary_ends
+            .get(self.summaries_out)
+            .is_some_and(|e| pos >= *e)
+        {
+            p.summaries += 1;
+            self.summaries_out += 1;
         }
         let mut start = match self.next {
             0 => self.prefix_end,
@@ -217,6 +252,8 @@ impl Batch {
         self.out.clear();
         self.newline_end = 0;
         self.report_end = 0;
+        self.summary_ends.clear();
+        self.summaries_out = 0;
         self.prefix_end = 0;
         self.report = None;
         self.pos = 0;
@@ -229,7 +266,7 @@ impl Batch {
 mod tests {
     use super::*;
 
-    const T: [u64; DropReason::COUNT] = [1, 0, 2, 0, 0, 0, 0, 0];
+    const T: [u64; DropReason::COUNT] = [1, 0, 2, 0, 0, 0, 0, 0, 0];
 
     /// A batch holding a drop report for `T` and then `records`; returns
     /// the report's length.
@@ -252,7 +289,7 @@ mod tests {
     fn partial_writes_count_whole_records_only() {
         let mut b = Batch::default();
         assert!(b.begin(
-            Some(([1, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0])),
+            Some(([1, 0, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0])),
             false
         ));
         let prefix = b.len();
@@ -262,7 +299,7 @@ mod tests {
         assert_eq!(p, Progress::default());
         let p = b.advance(3);
         assert_eq!(p.prefix_bytes, prefix as u64);
-        assert_eq!(p.report, Some([1, 0, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(p.report, Some([1, 0, 0, 0, 0, 0, 0, 0, 0]));
         assert_eq!(p.records, 0);
         let p = b.advance(3);
         assert_eq!((p.records, p.bytes), (1, 5));
@@ -344,6 +381,49 @@ mod tests {
         assert_eq!((p.report, p.prefix_bytes), (Some(T), report as u64));
         assert_eq!(lost(&mut b), (Progress::default(), vec![Level::WARN]));
         assert!(b.begin(None, false), "the cut violation line is ended");
+    }
+
+    #[test]
+    fn summary_lines_are_counted_out_one_by_one() {
+        let mut b = Batch::default();
+        let lines: [&[u8]; 2] = [b"{\"s\":1}\n", b"{\"s\":2}\n"];
+        assert!(b.begin_with(
+            Some((T, T)),
+            |out, ends| {
+                for l in lines {
+                    out.extend_from_slice(l);
+                    ends.push(out.len());
+                }
+            },
+            false,
+        ));
+        let report = b.len() - lines[0].len() - lines[1].len();
+        b.push(b"aaaa\n", Level::INFO);
+        // The report and the first summary out, the second cut: given up.
+        let p = b.advance(report + lines[0].len() + 2);
+        assert_eq!((p.report, p.summaries), (Some(T), 1));
+        assert_eq!(p.prefix_bytes, (report + lines[0].len()) as u64);
+        assert_eq!(lost(&mut b), (Progress::default(), vec![Level::INFO]));
+        // The second summary whole but its newline, then given up: out.
+        assert!(b.begin_with(
+            None,
+            |out, ends| {
+                out.extend_from_slice(lines[1]);
+                ends.push(out.len());
+            },
+            false,
+        ));
+        assert_eq!(
+            b.advance(1),
+            Progress {
+                prefix_bytes: 1,
+                ..Progress::default()
+            }
+        );
+        b.advance(lines[1].len() - 1);
+        let (p, levels) = lost(&mut b);
+        // Its bytes but the newline the next batch owes.
+        assert_eq!((p.summaries, p.prefix_bytes, levels.len()), (1, 7, 0));
     }
 
     #[test]

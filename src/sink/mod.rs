@@ -41,6 +41,7 @@
 //! | `flush_guard.rs` | [`FlushGuard`]: flush on demand, drain on drop within a deadline |
 //! | `status.rs` | the rate-limited stderr status channel for internal errors |
 //! | `report.rs` | the in-band drop report and the truncation record |
+//! | `summary.rs` | the in-band summary of events suppressed per call site (rate limit) |
 //! | `make_writer.rs` | `MakeWriter` for `tracing_subscriber::fmt` |
 //! | `writers/` | stdout/stderr, append file, rolling by time, rolling by size |
 //!
@@ -81,6 +82,7 @@ mod report;
 mod spares;
 mod status;
 mod submit;
+mod summary;
 mod worker;
 pub mod writers;
 
@@ -108,6 +110,14 @@ pub(crate) trait Render: Send + Sync {
         max_record: usize,
         out: &mut Vec<u8>,
     ) -> bool;
+
+    /// Events this layer suppressed so far (its per-call-site rate
+    /// limit): `each(site, metadata, total)` for every call site with any.
+    /// Called on the worker when it stages a drop report; by default,
+    /// none.
+    fn suppressed(&self, each: &mut dyn FnMut(u32, &'static tracing_core::Metadata<'static>, u64)) {
+        let _ = each;
+    }
 }
 
 /// Configuration after validation, shared read-only.
@@ -259,6 +269,13 @@ impl Shared {
     pub(crate) fn renderer(&self, kind: u8) -> Option<Arc<dyn Render>> {
         let r = self.renderers.read().unwrap_or_else(|p| p.into_inner());
         r.get(usize::from(kind).checked_sub(1)?).cloned()
+    }
+
+    /// Every renderer, with the kind of its records (cold: once per drop
+    /// report).
+    pub(crate) fn all_renderers(&self) -> Vec<(u8, Arc<dyn Render>)> {
+        let r = self.renderers.read().unwrap_or_else(|p| p.into_inner());
+        (1..=u8::MAX).zip(r.iter().cloned()).collect()
     }
 
     /// Wakes the worker if it parked.

@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn report_names_nonzero_reasons_only() {
         let mut out = Vec::new();
-        drop_report(&mut out, UNIX_EPOCH, &[1234, 0, 56, 0, 0, 0, 0, 0]);
+        drop_report(&mut out, UNIX_EPOCH, &[1234, 0, 56, 0, 0, 0, 0, 0, 0]);
         let line = std::str::from_utf8(&out).unwrap();
         assert!(line.ends_with('\n'));
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

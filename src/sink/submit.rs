@@ -99,6 +99,20 @@ impl Sink {
             })
     }
 
+    /// Counts an event a layer dropped before capturing it (its call
+    /// site's rate limit): submitted and dropped at once, in this thread's
+    /// lane, so no cache line another thread writes is touched.
+    #[inline]
+    pub(crate) fn count_uncaptured(&self, level: Level, reason: DropReason) {
+        let counted = self.shared.with_lane(|lane| {
+            lane.count_submitted();
+            lane.count_dropped(reason, level);
+        });
+        if counted.is_none() {
+            self.count_lone_drop(level, reason);
+        }
+    }
+
     /// Counts a record dropped before it reached a lane.
     #[cold]
     fn count_lone_drop(&self, level: Level, reason: DropReason) {

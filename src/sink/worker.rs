@@ -34,6 +34,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use super::batch::{Batch, Progress};
 use super::drain::{Lanes, Target};
 use super::status::Status;
+use super::summary::Summaries;
 use super::Shared;
 use crate::contain;
 use crate::crash::CrashDrain;
@@ -145,6 +146,8 @@ pub(crate) struct Worker {
     /// Drop totals by reason already reported in-band.
     reported: [u64; DropReason::COUNT],
     last_report: Option<Instant>,
+    /// What the per-call-site summaries of suppressed events claimed.
+    summaries: Summaries,
     /// Tries of the current batch that failed.
     attempts: u32,
     backoff: Duration,
@@ -184,6 +187,7 @@ impl Worker {
             taken: 0,
             reported: [0; DropReason::COUNT],
             last_report: None,
+            summaries: Summaries::default(),
             attempts: 0,
             backoff: INITIAL_BACKOFF,
             failing: false,
@@ -329,8 +333,8 @@ impl Worker {
                     .last_report
                     .map_or(true, |t| t.elapsed() >= REPORT_INTERVAL)
         });
-        self.batch
-            .begin(report, self.shared.limits.report_violations)
+        // With the drop report, the summaries of suppressed events.
+        self.summaries.begin(&mut self.batch, &self.shared, report)
     }
 
     /// Drop totals by reason and their increase since the last report, when
@@ -437,6 +441,9 @@ impl Worker {
         }
         if p.prefix_bytes > 0 {
             c.report_bytes(p.prefix_bytes);
+        }
+        if p.summaries > 0 {
+            self.summaries.commit(p.summaries);
         }
         if let Some(totals) = p.report {
             self.reported = totals;

@@ -173,8 +173,12 @@ impl Lanes {
         self.seen
             .iter()
             .map(|s| {
-                let at = s.consumed + s.shared.reader().available() as u64;
-                (Arc::as_ptr(&s.shared) as usize, at)
+                // Never wait for a lane's lock here: the crash drain asks
+                // for a target, and the crashing thread may hold its own
+                // lane's lock (growing its ring). Such a lane is not waited
+                // for.
+                let queued = s.shared.try_reader().map_or(0, |r| r.available());
+                (Arc::as_ptr(&s.shared) as usize, s.consumed + queued as u64)
             })
             .collect()
     }

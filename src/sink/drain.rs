@@ -173,11 +173,20 @@ impl Lanes {
         self.seen
             .iter()
             .map(|s| {
-                // Never wait for a lane's lock here: the crash drain asks
+                // Never block on a lane's lock here: the crash drain asks
                 // for a target, and the crashing thread may hold its own
-                // lane's lock (growing its ring). Such a lane is not waited
-                // for.
-                let queued = s.shared.try_reader().map_or(0, |r| r.available());
+                // lane's lock (growing its ring) for good. A producer holds
+                // it for microseconds otherwise: try a while, then do not
+                // wait for that lane.
+                let queued = (0..1000)
+                    .find_map(|_| {
+                        let r = s.shared.try_reader().map(|r| r.available());
+                        if r.is_none() {
+                            std::thread::yield_now();
+                        }
+                        r
+                    })
+                    .unwrap_or(0);
                 (Arc::as_ptr(&s.shared) as usize, s.consumed + queued as u64)
             })
             .collect()

@@ -341,6 +341,20 @@ fn sink_corpus() {
     );
 }
 
+/// The fuzz target runs the sink's worker on a virtual clock (its back-off
+/// and naps take no time); the same inputs, on real time, pass the same
+/// checks.
+#[test]
+fn sink_corpus_on_real_time() {
+    let _serial = serial();
+    let n = replay("sink", |bytes| {
+        if let Some(input) = sink::decode(bytes) {
+            sink::check_on(&input, false);
+        }
+    });
+    assert!(n > 0, "no seed corpus for sink");
+}
+
 // ------------------------------------------- hand-written: encode
 
 fn ok_fmt(chunks: &[&str]) -> encode::FmtSpec {

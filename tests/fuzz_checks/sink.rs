@@ -61,9 +61,17 @@ const MAX_PHASES: usize = 4;
 const MAX_THREADS: usize = 3;
 const MAX_OPS: usize = 16;
 const MAX_SCRIPT: usize = 12;
-/// Writer errors and panics per input: each costs the worker a back-off
-/// (10 ms, doubling); three in a row drop a batch.
-const MAX_FAILURES: usize = 4;
+/// Writer errors and panics per input: three in a row drop a batch. (The
+/// worker's back-off after each runs on its virtual clock: it costs
+/// nothing, see [`check`].)
+const MAX_FAILURES: usize = 8;
+/// The harness's own waits (flush timeouts, `Overflow::Block`'s timeout, a
+/// stalling writer) are counted in units of this much real time.
+const TICK: Duration = Duration::from_micros(250);
+
+fn ticks(n: u8, modulo: u8) -> Duration {
+    TICK * u32::from(n % modulo)
+}
 
 // ------------------------------------------------------------- the input
 
@@ -98,7 +106,7 @@ pub struct Config {
 pub enum OverflowPick {
     DropNewest,
     DropOldest,
-    /// Waits up to `n % 4` ms.
+    /// Waits up to `n % 4` ticks (250 µs each).
     Block(u8),
 }
 
@@ -110,7 +118,7 @@ pub enum WriteStep {
     /// Takes `1 + n % len` bytes, then fails three times: the sink gives up
     /// on the rest of the batch, in the middle of a line.
     PartThenFail(u16),
-    /// Sleeps `1 + n % 3` ms, then takes everything.
+    /// Sleeps `1 + n % 3` ticks (250 µs each), then takes everything.
     Stall(u8),
     Interrupted,
     /// `Ok(0)`.
@@ -144,7 +152,7 @@ pub struct Phase {
     pub hold: bool,
     /// One list of operations per producer thread (2 to 3 threads).
     pub threads: Vec<Vec<Op>>,
-    /// Then a flush waiting up to `n % 20` ms.
+    /// Then a flush waiting up to `n % 20` ticks (250 µs each).
     pub flush_after: Option<u8>,
 }
 
@@ -155,7 +163,7 @@ pub enum Op {
         level: Lvl,
         shape: Shape,
     },
-    /// `FlushGuard::flush` waiting up to `n % 4` ms.
+    /// `FlushGuard::flush` waiting up to `n % 4` ticks (250 µs each).
     Flush(u8),
     Snapshot,
     Yield,
@@ -397,7 +405,7 @@ impl io::Write for Writer {
             }
             WriteStep::Stall(ms) => {
                 drop(s);
-                std::thread::sleep(Duration::from_millis(1 + u64::from(ms % 3)));
+                std::thread::sleep(TICK + ticks(ms, 3));
                 shared.lock().out.extend_from_slice(buf);
                 Ok(buf.len())
             }
@@ -515,13 +523,15 @@ struct HoldPoint {
     accepted: Vec<u32>,
 }
 
-struct Run<'a> {
-    sink: &'a Sink,
-    shared: &'a Shared,
-    next_id: &'a AtomicU32,
+/// What a producer needs, owned: producers run on pooled threads.
+#[derive(Clone)]
+struct Run {
+    sink: Sink,
+    shared: Arc<Shared>,
+    next_id: Arc<AtomicU32>,
 }
 
-impl Run<'_> {
+impl Run {
     fn producer(&self, ops: &[Op], guard: Option<&FlushGuard>) -> Outcome {
         let mut o = Outcome::default();
         let mut last: Option<Stats> = None;
@@ -548,8 +558,8 @@ impl Run<'_> {
                 Op::Flush(ms) => {
                     if let Some(g) = guard {
                         let ids = ok_ids(&o.subs);
-                        let lost_before = lost(self.sink);
-                        if g.flush(Duration::from_millis(u64::from(ms % 4))) {
+                        let lost_before = lost(&self.sink);
+                        if g.flush(ticks(ms, 4)) {
                             let out_len = self.shared.lock().out.len();
                             o.flushed.push(Flushed {
                                 ids,
@@ -604,9 +614,15 @@ pub struct Summary {
     pub writer_failures: u64,
 }
 
-/// Runs one schedule and checks it; panics with the input if an invariant
-/// is broken.
+/// Runs one schedule and checks it, the worker on a virtual clock (its
+/// back-off, naps and pauses take no time); panics with the input if an
+/// invariant is broken.
 pub fn check(input: &Input) -> Summary {
+    check_on(input, true)
+}
+
+/// [`check`], the worker on a virtual clock or on real time.
+pub fn check_on(input: &Input, virtual_time: bool) -> Summary {
     install_panic_hook();
     let c = input.config;
     let capacity = 1 + usize::from(c.capacity % 8);
@@ -616,7 +632,7 @@ pub fn check(input: &Input) -> Summary {
         OverflowPick::DropNewest => Overflow::DropNewest,
         OverflowPick::DropOldest => Overflow::DropOldest,
         OverflowPick::Block(ms) => Overflow::Block {
-            timeout: Duration::from_millis(u64::from(ms % 4)),
+            timeout: ticks(ms, 4),
         },
     };
     let high_water = 1 + c.high_water % 100;
@@ -640,19 +656,21 @@ pub fn check(input: &Input) -> Summary {
         .high_water_mark(high_water)
         .flush_deadline(deadline)
         .flush_interval(Duration::from_millis(5))
+        .virtual_time(virtual_time)
         .build()
         .expect("a valid sink configuration");
     let _ = shared.sink.set(sink.clone());
-    let next_id = AtomicU32::new(0);
     let run = Run {
-        sink: &sink,
-        shared: &shared,
-        next_id: &next_id,
+        sink: sink.clone(),
+        shared: shared.clone(),
+        next_id: Arc::new(AtomicU32::new(0)),
     };
 
     let mut all = Outcome::default();
     let mut holds = Vec::new();
-    let mut guard = Some(guard);
+    // Shared with the producers of a phase, which drop their clones before
+    // they report: the last one, the harness's, is dropped where it drops.
+    let mut guard = Some(Arc::new(guard));
     let phases: Vec<&Phase> = input.phases.iter().take(MAX_PHASES).collect();
     for (n, phase) in phases.iter().enumerate() {
         let early = input.drop_guard_early && n + 1 == phases.len();
@@ -663,37 +681,40 @@ pub fn check(input: &Input) -> Summary {
         if hold {
             shared.lock().armed = true;
         }
-        let mut threads: Vec<&[Op]> = phase
+        let mut threads: Vec<Vec<Op>> = phase
             .threads
             .iter()
             .take(MAX_THREADS)
-            .map(|t| &t[..])
+            .map(|t| t.iter().take(MAX_OPS).copied().collect())
             .collect();
         while threads.len() < 2 {
-            threads.push(&[]);
+            threads.push(Vec::new());
         }
         let dropping = if early { guard.take() } else { None };
-        let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
-            let g = guard.as_ref();
-            let handles: Vec<_> = threads
-                .iter()
-                .map(|ops| {
-                    let run = &run;
-                    scope.spawn(move || run.producer(ops, g))
+        let jobs: Vec<Box<dyn FnOnce() -> Outcome + Send>> = threads
+            .into_iter()
+            .map(|ops| {
+                let run = run.clone();
+                let g = guard.clone();
+                Box::new(move || {
+                    let o = run.producer(&ops, g.as_deref());
+                    // Before the outcome is sent: the harness may drop the
+                    // guard as soon as it has them all.
+                    drop(g);
+                    o
+                }) as Box<dyn FnOnce() -> Outcome + Send>
+            })
+            .collect();
+        // The guard goes while the producers submit.
+        let outcomes: Vec<Outcome> = super::pool::run_all_then(jobs, move || drop(dropping))
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|_| Outcome {
+                    problems: vec!["a producer thread panicked".into()],
+                    ..Outcome::default()
                 })
-                .collect();
-            // The guard goes while the producers submit.
-            drop(dropping);
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| Outcome {
-                        problems: vec!["a producer thread panicked".into()],
-                        ..Outcome::default()
-                    })
-                })
-                .collect()
-        });
+            })
+            .collect();
         for o in outcomes {
             all.subs.extend(o.subs);
             all.flushed.extend(o.flushed);
@@ -714,7 +735,7 @@ pub fn check(input: &Input) -> Summary {
         if let (Some(ms), Some(g)) = (phase.flush_after, guard.as_ref()) {
             let ids = ok_ids(&all.subs);
             let lost_before = lost(&sink);
-            if g.flush(Duration::from_millis(u64::from(ms % 20))) {
+            if g.flush(ticks(ms, 20)) {
                 let out_len = shared.lock().out.len();
                 all.flushed.push(Flushed {
                     ids,

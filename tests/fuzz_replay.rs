@@ -659,7 +659,8 @@ fn sink_queue_bounds_are_checked_while_the_writer_is_held() {
         drop_guard_early: false,
     };
     let mut queued = 0;
-    for _ in 0..5 {
+    // (Each try takes about a millisecond: the flush's timeout is 3 ticks.)
+    for _ in 0..50 {
         let s = sink::check(&input);
         assert_eq!(s.holds_checked, 1, "{s:?}");
         queued = s.max_queued_bytes;

@@ -544,7 +544,7 @@ impl Worker {
                 ok: true,
             }),
             Control::Shutdown { deadline } => {
-                let deadline = self.time.from_real(deadline);
+                let deadline = self.time.real_to_here(deadline);
                 self.shutdown = Some(self.shutdown.map_or(deadline, |d| d.min(deadline)));
             }
         }

@@ -50,7 +50,7 @@ impl Time {
     /// A real instant (a deadline another thread computed) on this clock:
     /// what is left of it from now is the same on both.
     #[inline]
-    pub(crate) fn from_real(&self, at: Instant) -> Instant {
+    pub(crate) fn real_to_here(&self, at: Instant) -> Instant {
         match self.skew {
             None => at,
             Some(skew) => at.checked_add(skew).unwrap_or(at),
@@ -103,7 +103,7 @@ mod tests {
         assert!(t.since(start) >= Duration::from_secs(3600));
         // A deadline an hour of real time away is an hour away on it too.
         let later = real + Duration::from_secs(3600);
-        assert!(t.from_real(later) >= start + Duration::from_secs(7200));
+        assert!(t.real_to_here(later) >= start + Duration::from_secs(7200));
         let (tx, rx) = crossbeam_channel::bounded::<u8>(1);
         let until = t.now() + Duration::from_secs(60);
         assert!(matches!(
@@ -124,7 +124,7 @@ mod tests {
     fn real_time_is_the_real_clock() {
         let t = Time::default();
         let at = Instant::now();
-        assert_eq!(t.from_real(at), at);
+        assert_eq!(t.real_to_here(at), at);
         assert!(t.now() >= at);
     }
 }

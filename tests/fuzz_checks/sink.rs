@@ -498,10 +498,13 @@ struct Sub {
 
 /// A `flush()` that returned `true`: the ids its caller had submitted
 /// (and not been told were dropped) before it, the records lost to writer
-/// errors before it was called, and the output's length when it returned.
+/// errors by the time it returned (a batch given up as the request goes in
+/// may be given up before the worker takes the request: on the virtual
+/// clock, three failed tries take microseconds), and the output's length
+/// when it returned.
 struct Flushed {
     ids: Vec<u32>,
-    lost_before: u64,
+    lost_by: u64,
     out_len: usize,
 }
 
@@ -562,12 +565,11 @@ impl Run {
                 Op::Flush(ms) => {
                     if let Some(g) = guard {
                         let ids = ok_ids(&o.subs);
-                        let lost_before = lost(&self.sink);
                         if g.flush(ticks(ms, 4)) {
                             let out_len = self.shared.lock().out.len();
                             o.flushed.push(Flushed {
                                 ids,
-                                lost_before,
+                                lost_by: lost(&self.sink),
                                 out_len,
                             });
                         }
@@ -739,12 +741,11 @@ pub fn check_on(input: &Input, virtual_time: bool) -> Summary {
         }
         if let (Some(ms), Some(g)) = (phase.flush_after, guard.as_ref()) {
             let ids = ok_ids(&all.subs);
-            let lost_before = lost(&sink);
             if g.flush(ticks(ms, 20)) {
                 let out_len = shared.lock().out.len();
                 all.flushed.push(Flushed {
                     ids,
-                    lost_before,
+                    lost_by: lost(&sink),
                     out_len,
                 });
             }
@@ -1048,10 +1049,10 @@ fn verify(
         }
         for f in &all.flushed {
             sum.flushes_checked += 1;
-            // Written by the time it returned, or lost before it was
-            // called ("records dropped before the call do not make it
-            // false"): never written at all, and no more of them than were
-            // lost by then.
+            // Written by the time it returned, or lost before the worker
+            // took the request ("records dropped before the call do not
+            // make it false"): never written at all, and no more of them
+            // than were lost by the time it returned.
             let mut missing = 0;
             for id in &f.ids {
                 match at.get(id) {
@@ -1062,11 +1063,11 @@ fn verify(
                     None => missing += 1,
                 }
             }
-            if missing > f.lost_before {
+            if missing > f.lost_by {
                 problems.push(format!(
                     "flush() returned true, but {missing} records submitted before it were never \
-                     written, and only {} had been lost when it was called",
-                    f.lost_before
+                     written, and only {} had been lost when it returned",
+                    f.lost_by
                 ));
             }
         }

@@ -334,14 +334,15 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
     }
 
     fn record(&self, span: &Id, values: &Record<'_>) {
-        if self.inert.contains(span) {
-            return;
-        }
         if path::in_logging_path() {
-            // The values' `Debug` would run inside the path: drop the record.
+            // The values' `Debug` would run inside the path: drop the
+            // record, counted, an inert span's too (fuzz: `reentrancy`).
             if let Some(meta) = self.span_metadata(span) {
                 self.recursion(meta);
             }
+            return;
+        }
+        if self.inert.contains(span) {
             return;
         }
         let origin = self

@@ -242,7 +242,13 @@ fn format(
             // The format's own fields (static ones, the target) leave no
             // room: cut the line as the sink cuts any record too long.
             let line = out.split_off(start);
-            report::truncate(&line, level, max, out).then_some(true)
+            // `truncate` starts from an empty buffer: not the batch, which
+            // holds the prefix and the records before this one (fuzz:
+            // `encode`, regressions/encode/deferred-truncation-clears-batch).
+            let mut cut = Vec::new();
+            let fits = report::truncate(&line, level, max, &mut cut);
+            out.extend_from_slice(&cut);
+            fits.then_some(true)
         })
     }));
     match fitted {

@@ -40,6 +40,7 @@ use crate::contain;
 use crate::crash::CrashDrain;
 use crate::path::{Entered, Origin};
 use crate::stats::DropReason;
+use time::Time;
 
 /// A batch is written once it holds this many bytes...
 const BATCH_BYTES: usize = 64 * 1024;
@@ -78,7 +79,8 @@ pub(crate) enum Control {
     /// Write what is queued now, flush the writer, answer whether all of it
     /// got out.
     Flush(Sender<bool>),
-    /// Drain the queue until it is empty or `deadline` passes, then exit.
+    /// Drain the queue until it is empty or `deadline` (real time) passes,
+    /// then exit.
     Shutdown { deadline: Instant },
 }
 
@@ -164,6 +166,8 @@ pub(crate) struct Worker {
     status: Status,
     /// Issue 12: drain requests of the crash and termination handlers.
     crash: Option<Arc<CrashDrain>>,
+    /// Real time, or virtual (see [`time`]).
+    time: Time,
 }
 
 impl Worker {
@@ -199,7 +203,16 @@ impl Worker {
             quiesce_reported: false,
             status: Status::default(),
             crash: None,
+            time: Time::default(),
         }
+    }
+
+    /// Runs on a virtual clock (see [`time`]): for the fuzz targets.
+    pub(crate) fn with_virtual_time(mut self, on: bool) -> Worker {
+        if on {
+            self.time = Time::virtual_time();
+        }
+        self
     }
 
     /// The thread's body.
@@ -218,7 +231,7 @@ impl Worker {
                     let msg = panic_message(&*payload);
                     contain::drop_payload(payload);
                     self.status.emit(
-                        Instant::now(),
+                        self.time.now(),
                         format_args!(
                             "the sink worker panicked ({msg}); {lost} records lost; {}",
                             if restart < MAX_RESTARTS {
@@ -242,7 +255,7 @@ impl Worker {
             self.poll_control();
             // Top of the loop: after every write, and after every wait.
             self.check_crash();
-            let now = Instant::now();
+            let now = self.time.now();
             if self.shutdown.is_some_and(|d| now >= d) {
                 self.give_up();
                 return;
@@ -304,7 +317,7 @@ impl Worker {
         let timeout = self.crash_poll(timeout);
         if now.saturating_duration_since(self.last_busy) < NAP_WINDOW {
             // The main loop polls the lanes and the requests after the nap.
-            std::thread::sleep(NAP.min(timeout));
+            self.time.sleep(NAP.min(timeout));
             return;
         }
         // The next record wakes a parked worker (`Shared::wake`). The caller
@@ -331,7 +344,7 @@ impl Worker {
             force
                 || self
                     .last_report
-                    .map_or(true, |t| t.elapsed() >= REPORT_INTERVAL)
+                    .map_or(true, |t| self.time.since(t) >= REPORT_INTERVAL)
         });
         // With the drop report, the summaries of suppressed events.
         self.summaries.begin(&mut self.batch, &self.shared, report)
@@ -360,13 +373,13 @@ impl Worker {
                     let lost = self.shared.counters.dropped_count(DropReason::WriterError);
                     // Said once, past the rate limit when its failure was shown.
                     self.status.recovered(
-                        Instant::now(),
+                        self.time.now(),
                         format_args!(
                             "the log writer recovered ({lost} records lost to writer errors so far)"
                         ),
                     );
                 }
-                if self.last_flush.elapsed() >= self.flush_interval {
+                if self.time.since(self.last_flush) >= self.flush_interval {
                     self.flush_writer();
                 }
             }
@@ -384,7 +397,7 @@ impl Worker {
                 let wait = self.backoff;
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
                 self.status.failure(
-                    Instant::now(),
+                    self.time.now(),
                     format_args!(
                         "writing the log failed: {failure} ({lost} records lost to writer \
                          errors so far); retrying in {wait:?}"
@@ -410,7 +423,7 @@ impl Worker {
                         // A writer taking a batch piecemeal: do not let it
                         // run past the shutdown deadline.
                         self.poll_control();
-                        if self.shutdown.is_some_and(|d| Instant::now() >= d) {
+                        if self.shutdown.is_some_and(|d| self.time.now() >= d) {
                             return Err(Failure::Deadline);
                         }
                     }
@@ -447,7 +460,7 @@ impl Worker {
         }
         if let Some(totals) = p.report {
             self.reported = totals;
-            self.last_report = Some(Instant::now());
+            self.last_report = Some(self.time.now());
         }
     }
 
@@ -474,7 +487,7 @@ impl Worker {
         if !std::mem::take(&mut self.dirty) {
             return;
         }
-        self.last_flush = Instant::now();
+        self.last_flush = self.time.now();
         let failure = match catch_unwind(AssertUnwindSafe(|| self.writer.flush())) {
             Ok(Ok(())) => return,
             Ok(Err(e)) => Failure::io(e),
@@ -485,27 +498,27 @@ impl Worker {
             w.ok = false;
         }
         self.status.failure(
-            Instant::now(),
+            self.time.now(),
             format_args!("flushing the log writer failed: {failure}"),
         );
     }
 
     /// Sleeps after a writer error, still answering requests.
     fn pause(&mut self, wait: Duration) {
-        let end = Instant::now() + wait;
+        let end = self.time.now() + wait;
         loop {
             let end = self.shutdown.map_or(end, |d| d.min(end));
-            let now = Instant::now();
+            let now = self.time.now();
             // A crash handler's request: the main loop's next turn drains.
             if now >= end || self.crash_pending() {
                 return;
             }
             let until = now + self.crash_poll(end - now);
             if !self.ctrl_open {
-                std::thread::sleep(until - now);
+                self.time.sleep(until - now);
                 continue;
             }
-            match self.ctrl.recv_deadline(until) {
+            match self.time.recv_deadline(&self.ctrl, until) {
                 Ok(c) => {
                     let shutdown = matches!(c, Control::Shutdown { .. });
                     self.on_control(c);
@@ -538,6 +551,7 @@ impl Worker {
                 ok: true,
             }),
             Control::Shutdown { deadline } => {
+                let deadline = self.time.real_to_here(deadline);
                 self.shutdown = Some(self.shutdown.map_or(deadline, |d| d.min(deadline)));
             }
         }
@@ -547,7 +561,7 @@ impl Worker {
     fn on_control_closed(&mut self) {
         self.ctrl_open = false;
         if self.shutdown.is_none() {
-            self.shutdown = Some(Instant::now() + self.flush_deadline);
+            self.shutdown = Some(self.time.now() + self.flush_deadline);
         }
     }
 
@@ -587,3 +601,4 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 mod crash;
 #[cfg(test)]
 mod tests;
+mod time;

@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use layer_safe::sink::Overflow;
-use layer_safe::{in_logging_path, GuardedExt, JsonLayer, LineFormat, Sink, Timestamp};
+use layer_safe::{in_logging_path, FlushGuard, GuardedExt, JsonLayer, LineFormat, Sink, Timestamp};
 use tracing::Span;
 use tracing_core::callsite::{DefaultCallsite, Identifier};
 use tracing_core::field::{FieldSet, Value};
@@ -883,22 +883,84 @@ impl io::Write for Keep {
     }
 }
 
+/// A sink kept across inputs (one per `max_record`): starting one (its
+/// worker thread) and shutting it down was most of an input's cost. Idle
+/// and flushed between inputs, so what its writer holds after an input's
+/// flush is that input's lines; its counters are compared before and after.
+struct Kept {
+    max_record: usize,
+    sink: Sink,
+    guard: FlushGuard,
+    out: Keep,
+    /// Layers registered with it (a sink takes at most 255).
+    layers: u32,
+}
+
+/// A sink serves this many inputs, then a new one is started.
+const SINK_INPUTS: u32 = 200;
+
+static SINKS: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
+
+fn kept_sink(max_record: usize) -> Kept {
+    let mut sinks = SINKS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = sinks.iter().position(|k| k.max_record == max_record) {
+        let k = sinks.swap_remove(i);
+        if k.layers < SINK_INPUTS {
+            return k;
+        }
+    }
+    drop(sinks);
+    let out = Keep::default();
+    let (sink, guard) = Sink::builder()
+        .writer(out.clone())
+        .capacity(64)
+        .max_record(max_record)
+        // Room for every event of an input: a caller that blocks sleeps.
+        .byte_budget(max_record * 2 * (MAX_ACTIONS + 8))
+        // Nothing may be dropped: every event must give its line.
+        .overflow(Overflow::Block {
+            timeout: Duration::from_secs(30),
+        })
+        .high_water_mark(100)
+        // Its naps cost nothing: a flush is answered at once.
+        .virtual_time(true)
+        .build()
+        .expect("a valid sink configuration");
+    Kept {
+        max_record,
+        sink,
+        guard,
+        out,
+        layers: 0,
+    }
+}
+
 /// Runs `input` and checks every line; panics with the input if an
 /// invariant is broken.
 pub fn check(input: &Input) -> Summary {
     install_panic_hook();
     let o = &input.opts;
     let cfg = Cfg::from(o);
-    let out = Keep::default();
-    let (sink, guard) = sink_for(&cfg, out.clone());
+    let mut kept = kept_sink(cfg.max_record);
+    kept.layers += 1;
+    let sink = kept.sink.clone();
+    let out = kept.out.clone();
+    out.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let before = sink.stats();
     // The oracle: the same options, formatting on the caller with spans
     // looked up fresh, as before formatting moved to the worker. Its lines
     // must be the deferred path's, byte for byte.
-    let eager_out = Keep::default();
-    let (eager_sink, eager_guard) = sink_for(&cfg, eager_out.clone());
+    let mut eager_kept = kept_sink(cfg.max_record);
+    eager_kept.layers += 1;
+    let eager_out = eager_kept.out.clone();
+    eager_out
+        .0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
     let subscriber = tracing_subscriber::registry()
         .with(layer(o, &cfg, sink.clone()).build())
-        .with(layer(o, &cfg, eager_sink).eager(true).build())
+        .with(layer(o, &cfg, eager_kept.sink.clone()).eager(true).build())
         .guarded();
 
     let mut program = Program {
@@ -929,13 +991,20 @@ pub fn check(input: &Input) -> Summary {
             }
         }
     });
-    let flushed =
-        guard.flush(Duration::from_secs(30)) && eager_guard.flush(Duration::from_secs(30));
-    let stats = sink.stats();
-    drop(guard);
-    drop(eager_guard);
+    let flushed = kept.guard.flush(Duration::from_secs(30))
+        && eager_kept.guard.flush(Duration::from_secs(30));
+    let after = sink.stats();
     let bytes = std::mem::take(&mut *out.0.lock().unwrap_or_else(|e| e.into_inner()));
     let eager = std::mem::take(&mut *eager_out.0.lock().unwrap_or_else(|e| e.into_inner()));
+    let eager_settled = eager_kept.sink.stats().in_flight == 0;
+    // Back for the next input, unless this one left them unsettled.
+    if flushed && after.in_flight == 0 && eager_settled {
+        let mut sinks = SINKS.lock().unwrap_or_else(|e| e.into_inner());
+        sinks.push(kept);
+        sinks.push(eager_kept);
+    }
+    let dropped = after.dropped.total() - before.dropped.total();
+    let submitted = after.submitted - before.submitted;
 
     let mut problems = program.problems;
     let mut summary = Summary {
@@ -945,9 +1014,9 @@ pub fn check(input: &Input) -> Summary {
     if !flushed {
         problems.push("the sink did not flush".into());
     }
-    if stats.dropped.total() != 0 || stats.submitted != program.emitted.len() as u64 {
+    if dropped != 0 || submitted != program.emitted.len() as u64 {
         problems.push(format!(
-            "{} events, but the sink says: {stats:?}",
+            "{} events, but the sink says {submitted} submitted, {dropped} dropped: {after:?}",
             program.emitted.len()
         ));
     }
@@ -1022,22 +1091,6 @@ fn untimed(line: &str) -> String {
         }
     }
     out
-}
-
-/// The sink each of the two layers writes to.
-fn sink_for(cfg: &Cfg, out: Keep) -> (Sink, layer_safe::FlushGuard) {
-    Sink::builder()
-        .writer(out)
-        .capacity(64)
-        .max_record(cfg.max_record)
-        .byte_budget(cfg.max_record * 8)
-        // Nothing may be dropped: every event must give its line.
-        .overflow(Overflow::Block {
-            timeout: Duration::from_secs(30),
-        })
-        .high_water_mark(100)
-        .build()
-        .expect("a valid sink configuration")
 }
 
 /// The layer under test, with the input's options.

@@ -20,6 +20,7 @@
 pub mod json_support;
 
 pub mod encode;
+pub mod pool;
 pub mod reentrancy;
 pub mod sink;
 

@@ -620,7 +620,11 @@ impl<'p> Interp<'p> {
             Action::Close(n) => drop(take_span(*n)),
             Action::Record { span, value } => {
                 if let Some(span) = live_span(*span) {
-                    if in_callback() && !span.is_disabled() {
+                    // A span whose creation panicked in the stack has an id
+                    // with nothing behind it (`u64::MAX`, counted as
+                    // `inner_panic`): a record on it is no record at all.
+                    let real = span.id().is_some_and(|id| id.into_u64() != u64::MAX);
+                    if in_callback() && real {
                         // The guard drops (and counts) a record made inside
                         // the path: its values' `Debug` would run there.
                         RECORDS_INSIDE.fetch_add(1, Relaxed);

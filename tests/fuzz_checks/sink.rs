@@ -28,7 +28,8 @@
 //!   drops counted, per reason (each drop is said once);
 //! - the byte budget and the capacity: while the writer is held, the
 //!   records accepted and not yet handed to the writer (the queue) never
-//!   hold more than `byte_budget` bytes or `capacity` records;
+//!   hold more than `byte_budget` bytes, nor one thread's lane more than
+//!   `capacity` records;
 //! - whole lines: every line of the output is exactly one submitted record,
 //!   the sink's truncation record for one (valid JSON, or a marked prefix,
 //!   within `max_record`), or a drop report; a line cut short appears only
@@ -61,9 +62,17 @@ const MAX_PHASES: usize = 4;
 const MAX_THREADS: usize = 3;
 const MAX_OPS: usize = 16;
 const MAX_SCRIPT: usize = 12;
-/// Writer errors and panics per input: each costs the worker a back-off
-/// (10 ms, doubling); three in a row drop a batch.
-const MAX_FAILURES: usize = 4;
+/// Writer errors and panics per input: three in a row drop a batch. (The
+/// worker's back-off after each runs on its virtual clock: it costs
+/// nothing, see [`check`].)
+const MAX_FAILURES: usize = 8;
+/// The harness's own waits (flush timeouts, `Overflow::Block`'s timeout, a
+/// stalling writer) are counted in units of this much real time.
+const TICK: Duration = Duration::from_micros(250);
+
+fn ticks(n: u8, modulo: u8) -> Duration {
+    TICK * u32::from(n % modulo)
+}
 
 // ------------------------------------------------------------- the input
 
@@ -98,7 +107,7 @@ pub struct Config {
 pub enum OverflowPick {
     DropNewest,
     DropOldest,
-    /// Waits up to `n % 4` ms.
+    /// Waits up to `n % 4` ticks (250 µs each).
     Block(u8),
 }
 
@@ -110,7 +119,7 @@ pub enum WriteStep {
     /// Takes `1 + n % len` bytes, then fails three times: the sink gives up
     /// on the rest of the batch, in the middle of a line.
     PartThenFail(u16),
-    /// Sleeps `1 + n % 3` ms, then takes everything.
+    /// Sleeps `1 + n % 3` ticks (250 µs each), then takes everything.
     Stall(u8),
     Interrupted,
     /// `Ok(0)`.
@@ -144,7 +153,7 @@ pub struct Phase {
     pub hold: bool,
     /// One list of operations per producer thread (2 to 3 threads).
     pub threads: Vec<Vec<Op>>,
-    /// Then a flush waiting up to `n % 20` ms.
+    /// Then a flush waiting up to `n % 20` ticks (250 µs each).
     pub flush_after: Option<u8>,
 }
 
@@ -155,7 +164,7 @@ pub enum Op {
         level: Lvl,
         shape: Shape,
     },
-    /// `FlushGuard::flush` waiting up to `n % 4` ms.
+    /// `FlushGuard::flush` waiting up to `n % 4` ticks (250 µs each).
     Flush(u8),
     Snapshot,
     Yield,
@@ -397,7 +406,7 @@ impl io::Write for Writer {
             }
             WriteStep::Stall(ms) => {
                 drop(s);
-                std::thread::sleep(Duration::from_millis(1 + u64::from(ms % 3)));
+                std::thread::sleep(TICK + ticks(ms, 3));
                 shared.lock().out.extend_from_slice(buf);
                 Ok(buf.len())
             }
@@ -480,6 +489,8 @@ fn check_snapshot(problems: &mut Vec<String>, prev: Option<&Stats>, s: &Stats, w
 #[derive(Clone, Debug)]
 struct Sub {
     id: u32,
+    /// The producer (pool thread) that submitted it: its lane.
+    lane: usize,
     level: Level,
     bytes: Vec<u8>,
     result: Result<(), DropReason>,
@@ -487,10 +498,13 @@ struct Sub {
 
 /// A `flush()` that returned `true`: the ids its caller had submitted
 /// (and not been told were dropped) before it, the records lost to writer
-/// errors before it was called, and the output's length when it returned.
+/// errors by the time it returned (a batch given up as the request goes in
+/// may be given up before the worker takes the request: on the virtual
+/// clock, three failed tries take microseconds), and the output's length
+/// when it returned.
 struct Flushed {
     ids: Vec<u32>,
-    lost_before: u64,
+    lost_by: u64,
     out_len: usize,
 }
 
@@ -515,14 +529,16 @@ struct HoldPoint {
     accepted: Vec<u32>,
 }
 
-struct Run<'a> {
-    sink: &'a Sink,
-    shared: &'a Shared,
-    next_id: &'a AtomicU32,
+/// What a producer needs, owned: producers run on pooled threads.
+#[derive(Clone)]
+struct Run {
+    sink: Sink,
+    shared: Arc<Shared>,
+    next_id: Arc<AtomicU32>,
 }
 
-impl Run<'_> {
-    fn producer(&self, ops: &[Op], guard: Option<&FlushGuard>) -> Outcome {
+impl Run {
+    fn producer(&self, lane: usize, ops: &[Op], guard: Option<&FlushGuard>) -> Outcome {
         let mut o = Outcome::default();
         let mut last: Option<Stats> = None;
         let mut errs = 0u64;
@@ -540,6 +556,7 @@ impl Run<'_> {
                     errs += u64::from(result.is_err());
                     o.subs.push(Sub {
                         id,
+                        lane,
                         level,
                         bytes,
                         result,
@@ -548,12 +565,11 @@ impl Run<'_> {
                 Op::Flush(ms) => {
                     if let Some(g) = guard {
                         let ids = ok_ids(&o.subs);
-                        let lost_before = lost(self.sink);
-                        if g.flush(Duration::from_millis(u64::from(ms % 4))) {
+                        if g.flush(ticks(ms, 4)) {
                             let out_len = self.shared.lock().out.len();
                             o.flushed.push(Flushed {
                                 ids,
-                                lost_before,
+                                lost_by: lost(&self.sink),
                                 out_len,
                             });
                         }
@@ -604,9 +620,15 @@ pub struct Summary {
     pub writer_failures: u64,
 }
 
-/// Runs one schedule and checks it; panics with the input if an invariant
-/// is broken.
+/// Runs one schedule and checks it, the worker on a virtual clock (its
+/// back-off, naps and pauses take no time); panics with the input if an
+/// invariant is broken.
 pub fn check(input: &Input) -> Summary {
+    check_on(input, true)
+}
+
+/// [`check`], the worker on a virtual clock or on real time.
+pub fn check_on(input: &Input, virtual_time: bool) -> Summary {
     install_panic_hook();
     let c = input.config;
     let capacity = 1 + usize::from(c.capacity % 8);
@@ -616,7 +638,7 @@ pub fn check(input: &Input) -> Summary {
         OverflowPick::DropNewest => Overflow::DropNewest,
         OverflowPick::DropOldest => Overflow::DropOldest,
         OverflowPick::Block(ms) => Overflow::Block {
-            timeout: Duration::from_millis(u64::from(ms % 4)),
+            timeout: ticks(ms, 4),
         },
     };
     let high_water = 1 + c.high_water % 100;
@@ -640,19 +662,21 @@ pub fn check(input: &Input) -> Summary {
         .high_water_mark(high_water)
         .flush_deadline(deadline)
         .flush_interval(Duration::from_millis(5))
+        .virtual_time(virtual_time)
         .build()
         .expect("a valid sink configuration");
     let _ = shared.sink.set(sink.clone());
-    let next_id = AtomicU32::new(0);
     let run = Run {
-        sink: &sink,
-        shared: &shared,
-        next_id: &next_id,
+        sink: sink.clone(),
+        shared: shared.clone(),
+        next_id: Arc::new(AtomicU32::new(0)),
     };
 
     let mut all = Outcome::default();
     let mut holds = Vec::new();
-    let mut guard = Some(guard);
+    // Shared with the producers of a phase, which drop their clones before
+    // they report: the last one, the harness's, is dropped where it drops.
+    let mut guard = Some(Arc::new(guard));
     let phases: Vec<&Phase> = input.phases.iter().take(MAX_PHASES).collect();
     for (n, phase) in phases.iter().enumerate() {
         let early = input.drop_guard_early && n + 1 == phases.len();
@@ -663,37 +687,41 @@ pub fn check(input: &Input) -> Summary {
         if hold {
             shared.lock().armed = true;
         }
-        let mut threads: Vec<&[Op]> = phase
+        let mut threads: Vec<Vec<Op>> = phase
             .threads
             .iter()
             .take(MAX_THREADS)
-            .map(|t| &t[..])
+            .map(|t| t.iter().take(MAX_OPS).copied().collect())
             .collect();
         while threads.len() < 2 {
-            threads.push(&[]);
+            threads.push(Vec::new());
         }
         let dropping = if early { guard.take() } else { None };
-        let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
-            let g = guard.as_ref();
-            let handles: Vec<_> = threads
-                .iter()
-                .map(|ops| {
-                    let run = &run;
-                    scope.spawn(move || run.producer(ops, g))
+        let jobs: Vec<Box<dyn FnOnce() -> Outcome + Send>> = threads
+            .into_iter()
+            .enumerate()
+            .map(|(lane, ops)| {
+                let run = run.clone();
+                let g = guard.clone();
+                Box::new(move || {
+                    let o = run.producer(lane, &ops, g.as_deref());
+                    // Before the outcome is sent: the harness may drop the
+                    // guard as soon as it has them all.
+                    drop(g);
+                    o
+                }) as Box<dyn FnOnce() -> Outcome + Send>
+            })
+            .collect();
+        // The guard goes while the producers submit.
+        let outcomes: Vec<Outcome> = super::pool::run_all_then(jobs, move || drop(dropping))
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|_| Outcome {
+                    problems: vec!["a producer thread panicked".into()],
+                    ..Outcome::default()
                 })
-                .collect();
-            // The guard goes while the producers submit.
-            drop(dropping);
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| Outcome {
-                        problems: vec!["a producer thread panicked".into()],
-                        ..Outcome::default()
-                    })
-                })
-                .collect()
-        });
+            })
+            .collect();
         for o in outcomes {
             all.subs.extend(o.subs);
             all.flushed.extend(o.flushed);
@@ -713,12 +741,11 @@ pub fn check(input: &Input) -> Summary {
         }
         if let (Some(ms), Some(g)) = (phase.flush_after, guard.as_ref()) {
             let ids = ok_ids(&all.subs);
-            let lost_before = lost(&sink);
-            if g.flush(Duration::from_millis(u64::from(ms % 20))) {
+            if g.flush(ticks(ms, 20)) {
                 let out_len = shared.lock().out.len();
                 all.flushed.push(Flushed {
                     ids,
-                    lost_before,
+                    lost_by: lost(&sink),
                     out_len,
                 });
             }
@@ -985,23 +1012,26 @@ fn verify(
 
     // The queue while the writer was held: what was accepted and first
     // handed to the writer only after the release was in the queue then.
+    // The byte budget bounds them all; the capacity, each thread's lane
+    // (producer `i` of every phase is the same pooled thread).
     for h in holds {
         let mut bytes = 0;
-        let mut records = 0;
+        let mut records = [0usize; MAX_THREADS];
         for id in &h.accepted {
-            if let Some((call, line)) = w.offered.get(id) {
+            if let (Some((call, line)), Some(s)) = (w.offered.get(id), subs.get(id)) {
                 if *call > h.call {
                     bytes += line.len();
-                    records += 1;
+                    records[s.lane] += 1;
                 }
             }
         }
         sum.holds_checked += 1;
         sum.max_queued_bytes = sum.max_queued_bytes.max(bytes);
-        if bytes > cfg.budget || records > cfg.capacity {
+        let most = records.iter().copied().max().unwrap_or(0);
+        if bytes > cfg.budget || most > cfg.capacity {
             problems.push(format!(
-                "while the writer was held, {records} records of {bytes} bytes were queued \
-                 (capacity {}, byte budget {})",
+                "while the writer was held, {records:?} records (per lane) of {bytes} bytes \
+                 were queued (capacity {} per lane, byte budget {})",
                 cfg.capacity, cfg.budget
             ));
         }
@@ -1019,10 +1049,10 @@ fn verify(
         }
         for f in &all.flushed {
             sum.flushes_checked += 1;
-            // Written by the time it returned, or lost before it was
-            // called ("records dropped before the call do not make it
-            // false"): never written at all, and no more of them than were
-            // lost by then.
+            // Written by the time it returned, or lost before the worker
+            // took the request ("records dropped before the call do not
+            // make it false"): never written at all, and no more of them
+            // than were lost by the time it returned.
             let mut missing = 0;
             for id in &f.ids {
                 match at.get(id) {
@@ -1033,11 +1063,11 @@ fn verify(
                     None => missing += 1,
                 }
             }
-            if missing > f.lost_before {
+            if missing > f.lost_by {
                 problems.push(format!(
                     "flush() returned true, but {missing} records submitted before it were never \
-                     written, and only {} had been lost when it was called",
-                    f.lost_before
+                     written, and only {} had been lost when it returned",
+                    f.lost_by
                 ));
             }
         }

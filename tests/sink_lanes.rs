@@ -48,6 +48,13 @@ fn no_producer_is_starved_under_overload() {
                     let mut b = sink.buffer();
                     b.extend_from_slice(format!("t{t} {i}\n").as_bytes());
                     let _ = sink.submit(Level::INFO, b);
+                    // 32 threads on a machine of two cores: without a yield
+                    // now and then, each thread's 5 000 events would fit in
+                    // one time slice, and the threads would take turns, not
+                    // compete: the last to run would find the writer free.
+                    if i % 64 == 63 {
+                        std::thread::yield_now();
+                    }
                 }
             })
         })

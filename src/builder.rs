@@ -110,7 +110,7 @@ impl Default for Builder {
             layers: Vec::new(),
             log_bridge: true,
             panic_hook: true,
-            filter_reloading: true,
+            filter_reloading: false,
             compress: false,
             #[cfg(feature = "metrics")]
             metrics_interval: crate::metrics::DEFAULT_INTERVAL,

@@ -302,13 +302,20 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
     }
 
     fn enabled(&self, meta: &Metadata<'_>) -> bool {
-        if path::in_logging_path() && meta.is_event() {
-            // Let it reach `event_enabled`, where it is counted and dropped.
-            // Asking the inner filters here could run a layer's own code,
-            // which may log again, unboundedly.
-            return true;
+        // The check and the entry in one thread-local access: this runs per
+        // event where a filter decides per event (span-field directives).
+        match Entered::try_enter(Origin::Unknown) {
+            Some(entered) => {
+                let enabled = self.inner.enabled(meta);
+                drop(entered);
+                enabled
+            }
+            // Let an event reach `event_enabled`, where it is counted and
+            // dropped: asking the inner filters here could run a layer's
+            // own code, which may log again, unboundedly.
+            None if meta.is_event() => true,
+            None => self.inner.enabled(meta),
         }
-        in_path(Origin::Unknown, || self.inner.enabled(meta))
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {

@@ -69,14 +69,14 @@ pub fn stats() -> Option<Stats> {
 /// # Errors
 ///
 /// A [`FilterError`]: the directives do not parse, nothing was installed,
-/// the builder turned reloading off, or the call came from inside the
+/// the builder was not told `filter_reloading(true)`, or the call came from inside the
 /// logging path (a `Debug` impl or a layer), where rebuilding interest would
 /// re-enter the subscriber.
 ///
 /// # Examples
 ///
 /// ```no_run
-/// let _guard = layer_safe::init();
+/// let _guard = layer_safe::builder().filter_reloading(true).init();
 /// layer_safe::set_filter("info,my_app::db=debug")?;
 ///
 /// let err = layer_safe::set_filter("my_app=loud").unwrap_err();
@@ -192,8 +192,8 @@ impl fmt::Display for FilterError {
             ),
             Why::NotReloadable => write!(
                 f,
-                "cannot set the filter to {d:?}: the builder was told \
-                 `filter_reloading(false)`"
+                "cannot set the filter to {d:?}: the builder was not told \
+                 `filter_reloading(true)`"
             ),
             Why::InLoggingPath => write!(
                 f,

@@ -20,7 +20,10 @@ fn run_scenario(name: &str) {
     match name {
         "reload" => {
             eprintln!("RESULT stats_before={}", layer_safe::stats().is_none());
-            let guard = layer_safe::builder().filter("info").init();
+            let guard = layer_safe::builder()
+                .filter("info")
+                .filter_reloading(true)
+                .init();
             both_levels("before");
             layer_safe::set_filter("debug").expect("valid directives");
             both_levels("debug");
@@ -105,7 +108,7 @@ fn without_reloading_set_filter_says_so() {
     assert!(c
         .result("error")
         .unwrap()
-        .contains("filter_reloading(false)"));
+        .contains("filter_reloading(true)"));
     assert_eq!(c.result("stats").as_deref(), Some("true"));
     assert!(!c.stdout.contains("tracing debug"), "{c:#?}");
 }

@@ -1062,12 +1062,18 @@ pub fn check(input: &Input) -> Summary {
 /// caller, the deferred one converts the caller's ticks on the worker (and
 /// a cut record quotes the timestamp of the line it cut).
 fn untimed(line: &str) -> String {
-    // Unix nanos lead the record when chosen.
+    // Unix nanos lead the record when chosen: JSON's first member, or the
+    // text line's first word.
+    let number = |t: &str| t.starts_with(|c: char| c.is_ascii_digit() || c == '-');
     let line = match line.strip_prefix("{\"timestamp\":") {
-        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit() || c == '-') => {
+        Some(rest) if number(rest) => {
             let end = rest.find(',').unwrap_or(rest.len());
             format!("{{\"timestamp\":<t>{}", &rest[end..])
         }
+        _ if number(line) => match line.split_once(' ') {
+            Some((_, rest)) => format!("<t> {rest}"),
+            None => line.to_owned(),
+        },
         _ => line.to_owned(),
     };
     // RFC 3339: `dddd-dd-ddTdd:dd:dd.ddddddZ`, wherever it stands.

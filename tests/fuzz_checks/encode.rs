@@ -1062,20 +1062,31 @@ pub fn check(input: &Input) -> Summary {
 /// caller, the deferred one converts the caller's ticks on the worker (and
 /// a cut record quotes the timestamp of the line it cut).
 fn untimed(line: &str) -> String {
-    // Unix nanos lead the record when chosen: JSON's first member, or the
-    // text line's first word.
+    // Unix nanos: the text line's first word, or a number after a
+    // `timestamp` key, quoted or escaped (a cut record quotes the line it cut).
     let number = |t: &str| t.starts_with(|c: char| c.is_ascii_digit() || c == '-');
-    let line = match line.strip_prefix("{\"timestamp\":") {
-        Some(rest) if number(rest) => {
-            let end = rest.find(',').unwrap_or(rest.len());
-            format!("{{\"timestamp\":<t>{}", &rest[end..])
-        }
-        _ if number(line) => match line.split_once(' ') {
-            Some((_, rest)) => format!("<t> {rest}"),
-            None => line.to_owned(),
-        },
+    let mut line = match line.split_once(' ') {
+        Some((first, rest)) if number(first) => format!("<t> {rest}"),
         _ => line.to_owned(),
     };
+    let mut from = 0;
+    while let Some(at) = line[from..]
+        .find("timestamp")
+        .map(|i| from + i + "timestamp".len())
+    {
+        let after = line[at..].trim_start_matches(['"', '\\']);
+        let start = line.len() - after.len();
+        from = start;
+        if let Some(value) = after.strip_prefix(':') {
+            let digits = value.len()
+                - value
+                    .trim_start_matches(|c: char| c.is_ascii_digit() || c == '-')
+                    .len();
+            if digits > 0 {
+                line.replace_range(start + 1..start + 1 + digits, "<t>");
+            }
+        }
+    }
     // RFC 3339: `dddd-dd-ddTdd:dd:dd.ddddddZ`, wherever it stands.
     const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:dd.ddddddZ";
     let b = line.as_bytes();

@@ -170,6 +170,8 @@ impl Drop for FlushGuard {
         self.shared.closed.store(true, SeqCst);
         fence(SeqCst);
         self.shared.drain_closed();
+        // Nothing grows any more: the spare-segment thread ends here.
+        self.shared.spares.stop();
         let lost = counters.dropped_count(DropReason::Shutdown) - lost_before;
         let stuck = if exited {
             0

@@ -192,8 +192,8 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(limits: Limits, counters: Arc<Counters>) -> Arc<Shared> {
-        Arc::new_cyclic(|me| Shared {
-            spares: spares::Spares::start(me.clone()),
+        let shared = Arc::new(Shared {
+            spares: spares::Spares::default(),
             lanes: ThreadLocal::new(),
             readers: Mutex::new(Vec::new()),
             lane_count: AtomicUsize::new(0),
@@ -206,7 +206,9 @@ impl Shared {
             closed: AtomicBool::new(false),
             warned_closed: AtomicBool::new(false),
             limits,
-        })
+        });
+        shared.spares.start(Arc::downgrade(&shared));
+        shared
     }
 
     /// Runs `f` with this thread's lane; `None` when the thread is already
@@ -312,6 +314,13 @@ impl Shared {
             }
             lane.add_popped(&reader, n);
         }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The spare-segment thread holds the sink weakly: let it see so.
+        self.spares.release();
     }
 }
 

@@ -5,61 +5,114 @@
 //! write to each page is a page fault, a microsecond or more, on whoever
 //! writes it. A lane that grows on the caller's path would take one every
 //! 4 KiB: a few percent of its calls, all of its p99. So a lane asks for
-//! its next segment once its newest is a quarter full (one message per
-//! segment), and this thread, not the worker, which may be stuck in a
-//! stalled writer, makes it and leaves it in the lane's reader.
+//! its next segment once its newest is a quarter full (once per segment),
+//! and this thread, not the worker, which may be stuck in a stalled writer,
+//! makes it and leaves it in the lane's reader.
 //!
-//! It holds the sink only weakly: it ends when the sink is gone.
+//! It waits with `park`, not on a channel: a blocking channel receive
+//! allocates a per-thread context, which a thread still parked at process
+//! exit would leave behind. It holds the sink only weakly, and stops when
+//! the `FlushGuard` does (joined there) or when the sink is dropped.
 
-use std::sync::{Arc, Weak};
-
-use crossbeam_channel::{Receiver, Sender};
+use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::thread::{JoinHandle, Thread};
 
 use super::lane::LaneShared;
 use super::reader::Spare;
 use super::Shared;
 use crate::path::{Entered, Origin};
 
-/// Requests for spares: a few per lane's life, never blocking the caller.
-const QUEUE: usize = 1024;
-
-/// The caller's end: asks for a lane's next segment.
-#[derive(Debug)]
-pub(crate) struct Spares(Sender<Arc<LaneShared>>);
+/// The requests for spares, and the thread that serves them.
+#[derive(Debug, Default)]
+pub(crate) struct Spares {
+    /// Lanes waiting for their next segment: a few per lane's life.
+    queue: Mutex<Vec<Arc<LaneShared>>>,
+    stop: AtomicBool,
+    thread: OnceLock<Thread>,
+    handle: Mutex<Option<JoinHandle<()>>>,
+}
 
 impl Spares {
-    /// Starts the thread for `shared`. If it cannot start, asks go
-    /// nowhere and lanes grow on the caller's path, page faults and all.
-    pub(crate) fn start(shared: Weak<Shared>) -> Spares {
-        let (tx, rx) = crossbeam_channel::bounded(QUEUE);
-        // Detached: it ends when the sink, and with it the sender, is gone.
-        let _ = std::thread::Builder::new()
+    /// Starts the thread for `shared`. If it cannot start, requests wait
+    /// forever and lanes grow on the caller's path, page faults and all.
+    pub(crate) fn start(&self, shared: Weak<Shared>) {
+        let spawned = std::thread::Builder::new()
             .name("layer-safe-spares".into())
-            .spawn(move || run(shared, rx));
-        Spares(tx)
+            .spawn(move || run(shared));
+        if let Ok(handle) = spawned {
+            let _ = self.thread.set(handle.thread().clone());
+            *self.handle.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        }
     }
 
-    /// Asks for `lane`'s next segment; a full queue means one is on its way
-    /// for many lanes already, and this one asks again at its next segment.
+    /// Asks for `lane`'s next segment (cold: once per segment).
     #[cold]
     pub(crate) fn ask(&self, lane: &Arc<LaneShared>) {
-        // Full or gone: the lane grows on its own, as without this thread.
-        let _ = self.0.try_send(lane.clone());
+        if self.stop.load(Relaxed) {
+            return;
+        }
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(lane.clone());
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
+
+    /// Stops the thread and waits for it (it finishes the segment it is
+    /// making, a few milliseconds at most).
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Release);
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+        let handle = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+
+    /// Tells the thread the sink is gone (without waiting).
+    pub(crate) fn release(&self) {
+        self.stop.store(true, Release);
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
     }
 }
 
-fn run(shared: Weak<Shared>, rx: Receiver<Arc<LaneShared>>) {
+fn run(shared: Weak<Shared>) {
     // For its whole life: whatever the allocator or the OS does here that
     // logs is dropped and counted, never queued.
     let _path = Entered::enter(Origin::Named("sink spares"));
-    for lane in rx {
+    loop {
         let Some(shared) = shared.upgrade() else {
             return;
         };
+        if shared.spares.stop.load(Acquire) {
+            return;
+        }
+        let jobs = std::mem::take(
+            &mut *shared
+                .spares
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        if jobs.is_empty() {
+            // Not holding the sink while parked: dropping it must end us.
+            drop(shared);
+            std::thread::park();
+            continue;
+        }
         let max = shared.limits.lane().max_bytes;
-        let want = lane.reader().wants_spare(max);
-        if let Some(cap) = want {
-            prepare(&shared, &lane, cap);
+        for lane in jobs {
+            let want = lane.reader().wants_spare(max);
+            if let Some(cap) = want {
+                prepare(&shared, &lane, cap);
+            }
         }
     }
 }

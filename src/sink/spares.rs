@@ -87,6 +87,7 @@ fn run(shared: Weak<Shared>) {
     // For its whole life: whatever the allocator or the OS does here that
     // logs is dropped and counted, never queued.
     let _path = Entered::enter(Origin::Named("sink spares"));
+    let mut jobs = Vec::new();
     loop {
         let Some(shared) = shared.upgrade() else {
             return;
@@ -94,12 +95,15 @@ fn run(shared: Weak<Shared>) {
         if shared.spares.stop.load(Acquire) {
             return;
         }
-        let jobs = std::mem::take(
-            &mut *shared
+        // Drained, not taken: the queue keeps its room, so a lane's ask
+        // (on the caller's path) does not allocate once the queue has grown.
+        jobs.extend(
+            shared
                 .spares
                 .queue
                 .lock()
-                .unwrap_or_else(|p| p.into_inner()),
+                .unwrap_or_else(|p| p.into_inner())
+                .drain(..),
         );
         if jobs.is_empty() {
             // Not holding the sink while parked: dropping it must end us.
@@ -108,7 +112,7 @@ fn run(shared: Weak<Shared>) {
             continue;
         }
         let max = shared.limits.lane().max_bytes;
-        for lane in jobs {
+        for lane in jobs.drain(..) {
             let want = lane.reader().wants_spare(max);
             if let Some(cap) = want {
                 prepare(&shared, &lane, cap);

@@ -20,9 +20,10 @@
 //!
 //! `thread_local::ThreadLocal` keeps one lane per thread and sink. It hands
 //! the slot of a thread that exited to the next new thread; that thread
-//! starts a lane of its own (see `thread_serial`), and the worker retires
-//! the old one once it is read dry, so 10 000 short-lived threads cost as
-//! many lanes as ever ran at once.
+//! takes the lane over if it is read empty, or else starts a lane of its
+//! own (see `thread_serial`), and the worker retires the old one once it is
+//! read dry, so 10 000 short-lived threads cost as many lanes as ever ran
+//! at once.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
@@ -200,6 +201,18 @@ impl Lane {
         let ask = cap - free > cap / 4;
         self.spare_asked = ask;
         ask
+    }
+
+    /// Takes over the lane of a thread that exited, if the worker has read
+    /// it empty: its segment, already paid for, serves thread `owner` now.
+    #[cold]
+    pub(crate) fn adopt(&mut self, owner: u64) -> bool {
+        self.popped = self.shared.popped.load(Acquire);
+        let empty = self.queued_records() == 0;
+        if empty {
+            self.owner = owner;
+        }
+        empty
     }
 
     /// Records queued in this lane, as last seen (an upper bound).

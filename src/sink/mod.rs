@@ -217,10 +217,12 @@ impl Shared {
     pub(crate) fn with_lane<R>(&self, f: impl FnOnce(&mut Lane) -> R) -> Option<R> {
         let cell = self.lanes.get_or(|| RefCell::new(self.new_lane()));
         let mut lane = cell.try_borrow_mut().ok()?;
-        if lane.owner != lane::thread_serial() {
-            // The slot of a thread that exited: its lane still holds that
-            // thread's records, which the worker writes and then retires.
-            // This thread starts a lane of its own.
+        let me = lane::thread_serial();
+        if lane.owner != me && !lane.adopt(me) {
+            // The slot of a thread that exited, whose lane still holds that
+            // thread's records: the worker writes them and then retires the
+            // lane. This thread starts a lane of its own, so it is not shed
+            // for the records of another.
             *lane = self.new_lane();
         }
         Some(f(&mut lane))

@@ -1,0 +1,118 @@
+//! No heap allocation per event in the steady state on the worker's side
+//! either: decoding, formatting (JSON and text) and writing a record reuse
+//! the worker's buffers.
+//!
+//! The counting allocator counts on every thread while it is on, so this
+//! binary holds one test: nothing else runs beside the caller, the worker
+//! and the sink's spare-segment thread.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::Arc;
+
+use layer_safe::{GuardedExt, JsonLayer, LineFormat, Sink};
+use tracing_subscriber::prelude::*;
+
+struct Counting;
+
+static ON: AtomicBool = AtomicBool::new(false);
+static COUNT: AtomicU64 = AtomicU64::new(0);
+
+fn note() {
+    if ON.load(Relaxed) {
+        COUNT.fetch_add(1, Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; counting touches
+// two atomics.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Counts the lines written; keeps nothing.
+#[derive(Clone, Default)]
+struct Lines(Arc<AtomicU64>);
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.iter().filter(|&&b| b == b'\n').count();
+        self.0.fetch_add(n as u64, Release);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    /// Waits (without allocating) until `n` lines were written.
+    fn wait_for(&self, n: u64) {
+        while self.0.load(Acquire) < n {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Logs `n` standard events in batches the worker writes between them.
+fn log(lines: &Lines, written: &mut u64, n: u64) {
+    for _ in 0..n / 1000 {
+        for _ in 0..1000 {
+            tracing::info!(
+                user_id = 42u64,
+                path = "/api/v1/items",
+                latency_ms = 3.5f64,
+                ok = true,
+                "request handled"
+            );
+        }
+        *written += 1000;
+        lines.wait_for(*written);
+    }
+}
+
+#[test]
+fn the_worker_allocates_nothing_per_event_in_json_or_text() {
+    // A preempted event is a slow path, and recording it allocates.
+    layer_safe::set_slow_path_budget(std::time::Duration::from_secs(3600));
+    for format in [LineFormat::Json, LineFormat::Text] {
+        let lines = Lines::default();
+        let (sink, guard) = Sink::builder().writer(lines.clone()).build().unwrap();
+        let layer = JsonLayer::builder(sink.clone()).format(format).build();
+        let subscriber = tracing_subscriber::registry().with(layer).guarded();
+        let mut written = 0;
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", method = "GET");
+            let _g = span.enter();
+            // Warm up: the lane grows to its working size, the worker's
+            // batch and formatting buffers to theirs.
+            log(&lines, &mut written, 50_000);
+            ON.store(true, SeqCst);
+            log(&lines, &mut written, 20_000);
+            ON.store(false, SeqCst);
+        });
+        let n = COUNT.swap(0, SeqCst);
+        assert_eq!(n, 0, "{format:?}: allocations in 20 000 events");
+        assert!(guard.flush(std::time::Duration::from_secs(10)));
+        assert_eq!(sink.stats().written, 70_000);
+    }
+}

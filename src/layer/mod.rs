@@ -16,6 +16,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::sync::Arc;
 
+use crossbeam_utils::CachePadded;
 use thread_local::ThreadLocal;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
@@ -85,8 +86,8 @@ pub struct JsonLayer {
     /// The rate limit per call site, in this sink's clock ticks.
     storm: Option<storm::Limit>,
     /// Each thread's record buffer, call-site cache, span stack and
-    /// rate-limit buckets.
-    threads: ThreadLocal<RefCell<Thread>>,
+    /// rate-limit buckets; padded, as the sink's lanes are.
+    threads: ThreadLocal<CachePadded<RefCell<Thread>>>,
     /// Bumped by every `record` on a span: a thread's captured span chain
     /// older than this is captured again.
     span_gen: AtomicU64,

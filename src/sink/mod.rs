@@ -64,6 +64,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use crossbeam_utils::CachePadded;
 use thread_local::ThreadLocal;
 use tracing_core::Level;
 
@@ -165,8 +166,10 @@ pub(crate) fn lane_max_bytes(byte_budget: usize, max_record: usize) -> usize {
 
 /// Everything the producers, the worker and the guard share.
 pub(crate) struct Shared {
-    /// This thread's lane (made on its first record).
-    lanes: ThreadLocal<RefCell<Lane>>,
+    /// This thread's lane (made on its first record), padded: `ThreadLocal`
+    /// keeps the threads' values side by side, and each is written per
+    /// event by its own thread.
+    lanes: ThreadLocal<CachePadded<RefCell<Lane>>>,
     /// Every lane's reading end, in the order they were made; the worker
     /// keeps a copy and looks again when `lane_count` moves.
     readers: Mutex<Vec<Arc<LaneShared>>>,
@@ -215,7 +218,9 @@ impl Shared {
     /// inside `f` (a record submitted from a record's own formatting).
     #[inline]
     pub(crate) fn with_lane<R>(&self, f: impl FnOnce(&mut Lane) -> R) -> Option<R> {
-        let cell = self.lanes.get_or(|| RefCell::new(self.new_lane()));
+        let cell = self
+            .lanes
+            .get_or(|| CachePadded::new(RefCell::new(self.new_lane())));
         let mut lane = cell.try_borrow_mut().ok()?;
         let me = lane::thread_serial();
         if lane.owner != me && !lane.adopt(me) {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 
+use crossbeam_utils::CachePadded;
 use tracing_core::Metadata;
 
 use crate::clock::WallClock;
@@ -38,9 +39,12 @@ impl Site {
 
 /// What the layer's callers and the sink's worker share.
 pub(crate) struct Format {
-    pub(crate) cfg: Config,
-    /// Call sites by index, as records name them.
-    sites: RwLock<Vec<Site>>,
+    /// Read by every caller per event: padded, so that no line of it is one
+    /// the worker writes (the `Arc`'s counts before it, the lock after).
+    pub(crate) cfg: CachePadded<Config>,
+    /// Call sites by index, as records name them; read-locked by the worker
+    /// per record.
+    sites: CachePadded<RwLock<Vec<Site>>>,
     /// Index by call-site address, for callers whose thread cache missed.
     index: Mutex<HashMap<usize, u32>>,
     /// Events the rate limit suppressed, when there is one.
@@ -50,8 +54,8 @@ pub(crate) struct Format {
 impl Format {
     pub(crate) fn new(cfg: Config, rate_limited: bool) -> Format {
         Format {
-            cfg,
-            sites: RwLock::new(Vec::new()),
+            cfg: CachePadded::new(cfg),
+            sites: CachePadded::new(RwLock::new(Vec::new())),
             index: Mutex::new(HashMap::new()),
             storm: rate_limited.then(Suppressed::default),
         }

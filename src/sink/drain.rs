@@ -150,20 +150,24 @@ impl Lanes {
         seen.consumed += (self.inbox.len() + self.entries.len() * (HEADER + 1)) as u64;
         for i in 0..self.entries.len() {
             let (kind, range) = self.entries[i].clone();
-            let render = (kind != RAW).then(|| self.renderer(shared, kind));
+            if kind != RAW {
+                self.cache_renderer(shared, kind);
+            }
+            // Borrowed, not cloned: an `Arc` clone per record would write
+            // the count on the line the callers read the format from.
+            let render = (kind != RAW).then(|| self.renderers[usize::from(kind)].as_deref());
             let payload = &self.inbox[range];
             format(shared, render, &self.clock, payload, batch);
         }
         got
     }
 
-    fn renderer(&mut self, shared: &Shared, kind: u8) -> Option<Arc<dyn Render>> {
+    fn cache_renderer(&mut self, shared: &Shared, kind: u8) {
         let k = usize::from(kind);
         if self.renderers.get(k).map_or(true, Option::is_none) {
             self.renderers.resize(self.renderers.len().max(k + 1), None);
             self.renderers[k] = shared.renderer(kind);
         }
-        self.renderers[k].clone()
     }
 
     /// Where each lane stands now: a flush is done once every lane has been
@@ -215,7 +219,7 @@ impl Lanes {
 /// through its renderer.
 fn format(
     shared: &Shared,
-    render: Option<Option<Arc<dyn Render>>>,
+    render: Option<Option<&dyn Render>>,
     clock: &WallClock,
     payload: &[u8],
     batch: &mut Batch,

@@ -138,7 +138,10 @@ impl Entered {
                 }
                 s.strict_unwind.set(false);
                 s.depth.set(1);
-                Some(s.origin.replace(origin))
+                s.origin.set(origin);
+                // Outside the path the origin is always `Unknown` (every
+                // exit restores what its entry found): no need to read it.
+                Some(Origin::Unknown)
             })
             .ok()
             .flatten()?;

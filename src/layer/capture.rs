@@ -138,7 +138,13 @@ impl JsonLayer {
         } = pass;
         let cfg = self.cfg();
         let meta = event.metadata();
-        let normalized = event.normalized_metadata();
+        // Records bridged from `log` come from tracing-log's call sites,
+        // whose target is `log`: only those are worth its exact check.
+        let normalized = if meta.target() == "log" {
+            event.normalized_metadata()
+        } else {
+            None
+        };
         let threads = cfg.thread_name || cfg.thread_id;
         let mut w = Writer { out: buf, limit };
         w.u8(level_byte(*meta.level()));

@@ -4,56 +4,14 @@
 //! with a warm buffer pool, the encoder, the span cache reads, the clock,
 //! the layer, the guard and the sink's submit add nothing.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+#[path = "common/alloc.rs"]
+mod alloc;
 
 use layer_safe::{GuardedExt, JsonLayer, JsonLayerBuilder, LineFormat, Sink};
 use tracing_subscriber::prelude::*;
 
-struct Counting;
-
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    if ON.try_with(Cell::get).unwrap_or(false) {
-        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-    }
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; counting touches
-// only const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Allocations made by `f` on this thread.
-fn allocations(f: impl FnOnce()) -> u64 {
-    COUNT.with(|c| c.set(0));
-    ON.with(|on| on.set(true));
-    f();
-    ON.with(|on| on.set(false));
-    COUNT.with(Cell::get)
-}
+static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 fn check(build: impl FnOnce(JsonLayerBuilder) -> JsonLayerBuilder) {
     // A preempted event on a loaded machine is a slow path, and recording
@@ -86,7 +44,7 @@ fn check(build: impl FnOnce(JsonLayerBuilder) -> JsonLayerBuilder) {
         const N: u64 = 1000;
         let mut n = 0;
         for _ in 0..N {
-            n += allocations(event);
+            n += alloc::on_this_thread(event);
             flush();
         }
         assert_eq!(n, 0, "{} allocations per event", n as f64 / N as f64);

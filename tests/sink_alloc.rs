@@ -3,56 +3,16 @@
 
 mod sink_common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+#[path = "common/alloc.rs"]
+mod alloc;
+
 use std::time::Duration;
 
 use layer_safe::Sink;
 use tracing_core::Level;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn counting() -> bool {
-    COUNTING.try_with(Cell::get).unwrap_or(false)
-}
-
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            ALLOCATIONS.fetch_add(1, Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counting() {
-            ALLOCATIONS.fetch_add(1, Relaxed);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made by `f` on this thread.
-fn allocations(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.load(Relaxed);
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Relaxed) - before
-}
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 const RECORD: &[u8] = b"{\"timestamp\":\"2024-01-01T00:00:00.000000Z\",\"level\":\"INFO\",\"fields\":{\"message\":\"steady\"},\"target\":\"app\"}\n";
 
@@ -83,13 +43,13 @@ fn the_steady_state_allocates_nothing_per_event() {
 
     // Fewer records than the lane held: no allocation even if the worker
     // does not run at all meanwhile.
-    let n = allocations(|| submit(&sink, 1000));
+    let n = alloc::on_this_thread(|| submit(&sink, 1000));
     assert_eq!(n, 0, "allocations in 1000 submits");
 
     // And in rounds, with the worker handing buffers back between them.
     for _ in 0..5 {
         assert!(guard.flush(Duration::from_secs(10)));
-        assert_eq!(allocations(|| submit(&sink, 500)), 0);
+        assert_eq!(alloc::on_this_thread(|| submit(&sink, 500)), 0);
     }
     assert!(guard.flush(Duration::from_secs(10)));
     assert_eq!(sink.stats().written, 1 + 2048 + 1000 + 2500);
@@ -115,7 +75,7 @@ fn drops_allocate_nothing_either() {
         let _ = sink.submit(Level::WARN, b);
     }
     assert_eq!(sink.stats().dropped.queue_full, 4);
-    let n = allocations(|| {
+    let n = alloc::on_this_thread(|| {
         for _ in 0..1000 {
             let mut b = sink.buffer();
             b.extend_from_slice(RECORD);

@@ -67,6 +67,15 @@ impl Write for Turnstile {
     }
 }
 
+/// Submits records `t{t} {i}` for every `i` in `range`, dropped or not.
+fn log(sink: &Sink, level: Level, t: usize, range: std::ops::Range<usize>) {
+    for i in range {
+        let mut b = sink.buffer();
+        b.extend_from_slice(format!("t{t} {i}\n").as_bytes());
+        let _ = sink.submit(level, b);
+    }
+}
+
 #[test]
 fn no_producer_is_starved_under_overload() {
     // 32 producers, each logging 5 000 events in rounds of 250, into lanes
@@ -95,11 +104,7 @@ fn no_producer_is_starved_under_overload() {
             std::thread::spawn(move || {
                 for r in 0..ROUNDS {
                     round.wait();
-                    for i in r * EACH_ROUND..(r + 1) * EACH_ROUND {
-                        let mut b = sink.buffer();
-                        b.extend_from_slice(format!("t{t} {i}\n").as_bytes());
-                        let _ = sink.submit(Level::INFO, b);
-                    }
+                    log(&sink, Level::INFO, t, r * EACH_ROUND..(r + 1) * EACH_ROUND);
                     round.wait();
                 }
             })
@@ -156,20 +161,12 @@ fn a_flooding_thread_cannot_take_the_others_room() {
     b.extend_from_slice(b"start\n");
     sink.submit(Level::INFO, b).unwrap();
     out.grant(0);
-    let log = |t: usize, n: usize| {
+    for (t, n) in [(0, 100_000), (1, 10)] {
         let sink = sink.clone();
-        std::thread::spawn(move || {
-            for i in 0..n {
-                let mut b = sink.buffer();
-                b.extend_from_slice(format!("t{t} {i}\n").as_bytes());
-                let _ = sink.submit(Level::WARN, b);
-            }
-        })
-        .join()
-        .unwrap();
-    };
-    log(0, 100_000);
-    log(1, 10);
+        std::thread::spawn(move || log(&sink, Level::WARN, t, 0..n))
+            .join()
+            .unwrap();
+    }
     out.open();
     assert!(guard.flush(Duration::from_secs(60)));
     let text = String::from_utf8(out.0 .0.lock().unwrap().out.clone()).unwrap();

@@ -70,6 +70,16 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// A batch with room for `bytes` and `records` from the start, so that
+    /// its buffers do not grow (allocate) while the worker runs.
+    pub(crate) fn with_capacity(bytes: usize, records: usize) -> Batch {
+        Batch {
+            out: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(records),
+            ..Batch::default()
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.out.is_empty()
     }

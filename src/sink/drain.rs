@@ -16,7 +16,7 @@ use crate::clock::WallClock;
 use crate::stats::DropReason;
 
 /// Records taken from one lane per turn.
-const LANE_SHARE: usize = 64;
+pub(crate) const LANE_SHARE: usize = 64;
 
 struct Seen {
     shared: Arc<LaneShared>,

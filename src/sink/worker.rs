@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use super::batch::{Batch, Progress};
-use super::drain::{Lanes, Target};
+use super::drain::{Lanes, Target, LANE_SHARE};
 use super::status::Status;
 use super::summary::Summaries;
 use super::Shared;
@@ -186,7 +186,11 @@ impl Worker {
             writer,
             flush_interval,
             flush_deadline,
-            batch: Batch::default(),
+            // A batch stops filling once over its bounds, at the end of a
+            // lane's turn (up to `LANE_SHARE` records): room for twice the
+            // bytes and the records' share more keeps it from ever growing
+            // but for records near `max_record`.
+            batch: Batch::with_capacity(2 * BATCH_BYTES, BATCH_RECORDS + LANE_SHARE),
             lanes,
             taken: 0,
             reported: [0; DropReason::COUNT],

@@ -67,6 +67,22 @@ impl Write for Turnstile {
     }
 }
 
+/// A sink of lanes of `capacity` records whose worker is blocked in its
+/// first write (of a record `start`), before anything else is logged.
+fn held_sink(capacity: usize) -> (Turnstile, Sink, layer_safe::FlushGuard) {
+    let out = Turnstile::default();
+    let (sink, guard) = Sink::builder()
+        .capacity(capacity)
+        .writer(out.clone())
+        .build()
+        .unwrap();
+    let mut b = sink.buffer();
+    b.extend_from_slice(b"start\n");
+    sink.submit(Level::INFO, b).unwrap();
+    out.grant(0);
+    (out, sink, guard)
+}
+
 /// Submits records `t{t} {i}` for every `i` in `range`, dropped or not.
 fn log(sink: &Sink, level: Level, t: usize, range: std::ops::Range<usize>) {
     for i in range {
@@ -86,17 +102,7 @@ fn no_producer_is_starved_under_overload() {
     const THREADS: usize = 32;
     const ROUNDS: usize = 20;
     const EACH_ROUND: usize = 250;
-    let out = Turnstile::default();
-    let (sink, guard) = Sink::builder()
-        .capacity(1024)
-        .writer(out.clone())
-        .build()
-        .unwrap();
-    // The worker blocks in its first write before the producers start.
-    let mut b = sink.buffer();
-    b.extend_from_slice(b"start\n");
-    sink.submit(Level::INFO, b).unwrap();
-    out.grant(0);
+    let (out, sink, guard) = held_sink(1024);
     let round = Arc::new(Barrier::new(THREADS + 1));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -151,16 +157,7 @@ fn no_producer_is_starved_under_overload() {
 /// cannot take the others' (as one shared queue let it).
 #[test]
 fn a_flooding_thread_cannot_take_the_others_room() {
-    let out = Turnstile::default();
-    let (sink, guard) = Sink::builder()
-        .capacity(100)
-        .writer(out.clone())
-        .build()
-        .unwrap();
-    let mut b = sink.buffer();
-    b.extend_from_slice(b"start\n");
-    sink.submit(Level::INFO, b).unwrap();
-    out.grant(0);
+    let (out, sink, guard) = held_sink(100);
     for (t, n) in [(0, 100_000), (1, 10)] {
         let sink = sink.clone();
         std::thread::spawn(move || log(&sink, Level::WARN, t, 0..n))

@@ -30,13 +30,11 @@ use std::fmt;
 use crate::path;
 use crate::site::CallSite;
 
-#[allow(unused_imports)] // wired to the sink's worker by the lead
 pub(crate) use local::set_thread_policy;
 pub(crate) use local::Scope;
 pub use policy::{policy, set_policy, set_slow_path_budget, slow_path_budget, Policy, PolicyError};
 pub(crate) use slow::timed;
 pub use store::violations;
-#[allow(unused_imports)] // wired to the sink's worker by the lead
 pub(crate) use store::{has_unreported, take_unreported};
 pub use violation::{Violation, ViolationKind, Violations};
 

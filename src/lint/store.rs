@@ -48,7 +48,6 @@ pub fn violations() -> Violations {
 /// `true` when [`take_unreported`] has something to return. One atomic load:
 /// cheap enough to ask after every batch.
 #[inline]
-#[cfg_attr(not(test), allow(dead_code))] // wired to the sink's worker by the lead
 pub(crate) fn has_unreported() -> bool {
     UNREPORTED.load(Acquire)
 }
@@ -62,7 +61,6 @@ pub(crate) fn has_unreported() -> bool {
 /// so each distinct violation shows up once where operators look. It returns
 /// an empty `Vec` without locking when there is nothing new, and it must not
 /// go through `tracing` (invariant 5): the worker is in the logging path.
-#[cfg_attr(not(test), allow(dead_code))] // wired to the sink's worker by the lead
 pub(crate) fn take_unreported() -> Vec<Violation> {
     if !UNREPORTED.load(Acquire) || !UNREPORTED.swap(false, AcqRel) {
         return Vec::new();

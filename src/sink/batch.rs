@@ -95,7 +95,7 @@ impl Batch {
     /// Starts an empty batch: the newline owed by a cut line, then the drop
     /// report when `report` is given as `(totals, delta)`. Returns whether
     /// anything was staged.
-    #[cfg_attr(not(test), allow(dead_code))] // the worker summarises too
+    #[cfg(test)]
     pub(crate) fn begin(
         &mut self,
         report: Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])>,

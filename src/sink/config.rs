@@ -10,7 +10,6 @@ use super::flush_guard::FlushGuard;
 use super::worker::Worker;
 use super::{writers, Limits, Shared, Sink};
 use crate::crash::CrashDrain;
-use crate::stats::Counters;
 
 /// 1 Mi records per thread: in practice the byte budget binds first (a
 /// thread's lane may take half of it, some 200 000 standard events), so a
@@ -194,7 +193,6 @@ pub struct SinkBuilder {
     flush_deadline: Duration,
     flush_interval: Duration,
     writer: Option<Box<dyn Write + Send>>,
-    counters: Option<Arc<Counters>>,
     report_violations: bool,
     /// Issue 12: the crash handlers' drain request, handed to the worker.
     crash: Option<Arc<CrashDrain>>,
@@ -213,7 +211,6 @@ impl Default for SinkBuilder {
             flush_deadline: DEFAULT_FLUSH_DEADLINE,
             flush_interval: DEFAULT_FLUSH_INTERVAL,
             writer: None,
-            counters: None,
             report_violations: false,
             crash: None,
             virtual_time: false,
@@ -357,14 +354,6 @@ impl SinkBuilder {
         self
     }
 
-    /// Shares `counters` with whatever else uses them (the recursion guard),
-    /// so one snapshot accounts for every event.
-    #[allow(dead_code)] // used by the drop-in builder
-    pub(crate) fn counters(mut self, counters: Arc<Counters>) -> Self {
-        self.counters = Some(counters);
-        self
-    }
-
     /// Writes the process's lint violations in-band (see `Limits`).
     pub(crate) fn report_violations(mut self, on: bool) -> Self {
         self.report_violations = on;
@@ -453,7 +442,7 @@ impl SinkBuilder {
     /// ```
     pub fn build(self) -> Result<(Sink, FlushGuard), ConfigError> {
         let limits = self.limits()?;
-        let shared = Shared::new(limits, self.counters.unwrap_or_default());
+        let shared = Shared::new(limits, Arc::default());
         let writer = self.writer.unwrap_or_else(|| Box::new(writers::stdout()));
         let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(16);
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);

@@ -8,6 +8,15 @@
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+/// The message of a panic payload: a `&str` or a `String` (what `panic!`
+/// makes); `None` for any other payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
 /// Runs `f`; `None` if it panicked (the payload dropped safely).
 #[inline]
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Option<R> {

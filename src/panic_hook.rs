@@ -28,11 +28,7 @@ pub(crate) fn install(flusher: Flusher, deadline: Duration) {
 }
 
 fn record(payload: &(dyn Any + Send), location: Option<&Location<'_>>) {
-    let message = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("Box<dyn Any>");
+    let message = crate::contain::panic_message(payload).unwrap_or("Box<dyn Any>");
     let location = location.map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
     let thread = std::thread::current();
     let thread = thread.name().unwrap_or("<unnamed>");

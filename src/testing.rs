@@ -42,7 +42,10 @@
 //! Each capture is a scope on the calling thread: records and violations of
 //! other threads (other tests running in parallel, or threads the closure
 //! spawns) never reach it, and it forces its own [`Policy`] on its thread
-//! only. Every event is timed (no sampling), so a slow path shows up at once.
+//! only. Slow paths are checked only when asked for
+//! ([`Strict::slow_path_budget`]): a budget in wall-clock time fails a test
+//! whenever a loaded machine preempts it. Asked for, every event is timed
+//! (no sampling), so a slow path shows up at once.
 //!
 //! `tracing` hides recursion under `with_default`: an event emitted while a
 //! scoped subscriber is already handling one goes nowhere, silently, whereas
@@ -138,8 +141,8 @@ pub struct Captured {
 
 /// Options for a capture: the policy it forces on its thread (default
 /// [`Policy::Report`], so every violation is collected and refused calls
-/// fall back as in production) and its slow-path budget (default: the
-/// process's, 1 ms unless set).
+/// fall back as in production) and its slow-path budget (default: none,
+/// no slow-path check).
 ///
 /// # Examples
 ///
@@ -174,7 +177,7 @@ impl Default for Strict {
 }
 
 impl Strict {
-    /// The defaults: `Report`, and the process's slow-path budget.
+    /// The defaults: `Report`, and no slow-path check.
     ///
     /// # Examples
     ///
@@ -205,8 +208,10 @@ impl Strict {
         self
     }
 
-    /// The slow-path budget on the capturing thread while the closure runs.
-    /// Raise it for code that is slow on purpose, or on a loaded CI machine.
+    /// Checks slow paths: every event on the capturing thread is timed
+    /// against `budget` while the closure runs (time the thread spent
+    /// waiting for a CPU is not counted, where Linux says how much). Off by
+    /// default: a wall-clock budget is for a test that means to measure.
     ///
     /// # Examples
     ///
@@ -214,9 +219,19 @@ impl Strict {
     /// use std::time::Duration;
     /// use layer_safe::testing::Strict;
     ///
-    /// Strict::new()
-    ///     .slow_path_budget(Duration::from_millis(50))
-    ///     .assert_layer_safe(|| tracing::info!("fast enough"));
+    /// struct Sleepy;
+    /// impl std::fmt::Debug for Sleepy {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         std::thread::sleep(Duration::from_millis(20));
+    ///         f.write_str("zzz")
+    ///     }
+    /// }
+    /// let checked = Strict::new()
+    ///     .slow_path_budget(Duration::from_millis(1))
+    ///     .capture(|| tracing::info!(s = ?Sleepy));
+    /// assert_eq!(checked.violations.distinct[0].kind.name(), "slow_path");
+    /// // Unchecked by default.
+    /// assert!(Strict::new().capture(|| tracing::info!(s = ?Sleepy)).violations.is_empty());
     /// ```
     pub fn slow_path_budget(mut self, budget: Duration) -> Strict {
         self.budget = Some(budget);

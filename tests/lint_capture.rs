@@ -220,11 +220,13 @@ fn recursion_is_a_violation_and_never_panics() {
 #[test]
 fn slow_debug_is_a_slow_path() {
     let mut event_line = 0;
-    let captured = testing::capture(|| {
-        event_line = line!() + 1;
-        tracing::info!(s = ?Slow(5));
-        tracing::info!("fast");
-    });
+    let captured = Strict::new()
+        .slow_path_budget(Duration::from_millis(1))
+        .capture(|| {
+            event_line = line!() + 1;
+            tracing::info!(s = ?Slow(5));
+            tracing::info!("fast");
+        });
     assert_eq!(captured.violations.total, 1, "{}", captured.violations);
     match &captured.violations.distinct[0].kind {
         ViolationKind::SlowPath {
@@ -238,18 +240,21 @@ fn slow_debug_is_a_slow_path() {
         }
         other => panic!("unexpected violation {other}"),
     }
-    // A larger budget lets it pass.
+    // A larger budget lets it pass, and so does the default: no check.
     Strict::new()
         .slow_path_budget(Duration::from_secs(5))
         .assert_layer_safe(|| tracing::info!(s = ?Slow(5)));
+    testing::assert_layer_safe(|| tracing::info!(s = ?Slow(5)));
 }
 
 #[test]
 fn assert_layer_safe_lists_every_violation() {
     let result = catch_unwind(|| {
-        testing::assert_layer_safe(|| {
-            tracing::info!(x = ?AsksFlags, c = ?Chatty, s = ?Slow(3));
-        })
+        Strict::new()
+            .slow_path_budget(Duration::from_millis(1))
+            .assert_layer_safe(|| {
+                tracing::info!(x = ?AsksFlags, c = ?Chatty, s = ?Slow(3));
+            })
     });
     let message = *result.unwrap_err().downcast::<String>().unwrap();
     assert!(message.starts_with("code under test is not layer-safe: 3 layer-safe violations"));

@@ -58,11 +58,7 @@ impl Capture<'_> {
             Ok(Err(fmt::Error)) => self.w.shown_failed(at),
             Err(payload) => {
                 let payload = contain::resume_if_strict(payload);
-                let msg = payload
-                    .downcast_ref::<&str>()
-                    .copied()
-                    .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-                    .unwrap_or("(no message)");
+                let msg = contain::panic_message(&*payload).unwrap_or("(no message)");
                 let limit = std::mem::replace(&mut self.w.limit, PANIC_MESSAGE_MAX);
                 self.w.shown_panicked(at, msg);
                 self.w.limit = limit;

@@ -342,11 +342,7 @@ fn formatted(
             buf.push(b'<');
             buf.extend_from_slice(what.as_bytes());
             buf.extend_from_slice(b" panicked: ");
-            let msg = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("(no message)");
+            let msg = contain::panic_message(&*payload).unwrap_or("(no message)");
             let mut c = Cap::new(PANIC_MESSAGE_MAX.min(cap));
             c.push(buf, msg);
             c.finish(buf);

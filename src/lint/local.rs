@@ -121,13 +121,15 @@ struct Saved {
 }
 
 impl Scope {
+    /// Forces `policy` on this thread; with a `budget`, times every event
+    /// against it, and without one checks no slow path at all.
     pub(crate) fn enter(policy: Policy, budget: Option<Duration>) -> Scope {
         let (p, b, t) = FAST
             .try_with(|f| {
                 (
                     f.policy.replace(Some(policy)),
-                    f.budget.replace(budget.or(f.budget.get())),
-                    f.always_time.replace(true),
+                    f.budget.replace(Some(budget.unwrap_or(Duration::MAX))),
+                    f.always_time.replace(budget.is_some()),
                 )
             })
             .unwrap_or_default();

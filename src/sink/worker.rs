@@ -593,13 +593,9 @@ impl Worker {
 
 /// The message of a panic payload, for the status channel.
 fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a non-string payload".to_owned()
-    }
+    contain::panic_message(payload)
+        .unwrap_or("a non-string payload")
+        .to_owned()
 }
 
 mod crash;

@@ -176,7 +176,10 @@ impl fmt::Display for ViolationKind {
 /// # Examples
 ///
 /// ```
-/// let captured = layer_safe::testing::capture(|| {
+/// use std::time::Duration;
+///
+/// let strict = layer_safe::testing::Strict::new().slow_path_budget(Duration::from_millis(1));
+/// let captured = strict.capture(|| {
 ///     struct Slow;
 ///     impl std::fmt::Debug for Slow {
 ///         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

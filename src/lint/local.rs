@@ -36,8 +36,52 @@ thread_local! {
     static CAPTURE: RefCell<Option<ViolationSet>> = const { RefCell::new(None) };
 }
 
-pub(crate) fn policy_override() -> Option<Policy> {
-    FAST.try_with(|f| f.policy.get()).ok().flatten()
+impl Fast {
+    /// This thread's policy: its override, else the process's (the one
+    /// place that rule is written).
+    #[inline]
+    fn policy(&self) -> Policy {
+        self.policy.get().unwrap_or_else(policy::global)
+    }
+
+    /// This thread's slow-path budget, by the same rule.
+    fn budget(&self) -> Duration {
+        self.budget.get().unwrap_or_else(policy::global_budget)
+    }
+}
+
+/// The policy in force: the one last [`set_policy`](crate::set_policy), or else
+/// `LAYER_SAFE_POLICY` when it holds a valid name, or else
+/// [`Policy::default`].
+///
+/// A thread inside a [`testing`](crate::testing) scope follows the scope's
+/// policy instead; this returns that one on such a thread.
+///
+/// # Examples
+///
+/// ```
+/// # use layer_safe::Policy;
+/// # if std::env::var_os(Policy::ENV_VAR).is_none() {
+/// // Nothing set: the default for this build.
+/// assert_eq!(layer_safe::policy(), Policy::default());
+/// # }
+/// ```
+pub fn policy() -> Policy {
+    FAST.try_with(Fast::policy)
+        .unwrap_or_else(|_| policy::global())
+}
+
+/// The slow-path budget in force on this thread (a
+/// [`testing`](crate::testing) scope may set its own).
+///
+/// # Examples
+///
+/// ```
+/// assert!(layer_safe::slow_path_budget() > std::time::Duration::ZERO);
+/// ```
+pub fn slow_path_budget() -> Duration {
+    FAST.try_with(Fast::budget)
+        .unwrap_or_else(|_| policy::global_budget())
 }
 
 /// Forces `policy` on the current thread for good (`None`: follow the
@@ -46,10 +90,6 @@ pub(crate) fn policy_override() -> Option<Policy> {
 /// calls out is recorded instead of panicking the thread that writes the log.
 pub(crate) fn set_thread_policy(policy: Option<Policy>) {
     let _ = FAST.try_with(|f| f.policy.set(policy));
-}
-
-pub(crate) fn budget_override() -> Option<Duration> {
-    FAST.try_with(|f| f.budget.get()).ok().flatten()
 }
 
 /// Whether, and how, to time the event about to be logged on this thread.
@@ -68,7 +108,7 @@ pub(crate) fn timing() -> Timing {
         if f.always_time.get() {
             return Timing::Precise;
         }
-        match f.policy.get().unwrap_or_else(policy::global) {
+        match f.policy() {
             Policy::Panic => Timing::On,
             Policy::Ignore => Timing::Off,
             Policy::Report => {
@@ -181,10 +221,10 @@ mod tests {
     fn a_thread_policy_is_the_threads_own() {
         std::thread::spawn(|| {
             set_thread_policy(Some(Policy::Ignore));
-            assert_eq!(policy::policy(), Policy::Ignore);
+            assert_eq!(super::policy(), Policy::Ignore);
             assert_eq!(timing(), Timing::Off);
             set_thread_policy(None);
-            assert_eq!(policy_override(), None);
+            assert_eq!(super::policy(), policy::global());
         })
         .join()
         .unwrap();

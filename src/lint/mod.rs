@@ -21,6 +21,7 @@
 
 mod local;
 mod policy;
+mod raise;
 mod slow;
 mod store;
 mod violation;
@@ -32,7 +33,9 @@ use crate::site::CallSite;
 
 pub(crate) use local::set_thread_policy;
 pub(crate) use local::Scope;
-pub use policy::{policy, set_policy, set_slow_path_budget, slow_path_budget, Policy, PolicyError};
+pub use local::{policy, slow_path_budget};
+pub use policy::{set_policy, set_slow_path_budget, Policy, PolicyError};
+use raise::violation;
 pub(crate) use slow::timed;
 pub use store::violations;
 pub(crate) use store::{has_unreported, take_unreported};
@@ -364,29 +367,4 @@ pub(crate) fn recursion(outer: CallSite, inner: CallSite) {
 /// path then answers "in the path" to stay safe, but that is no violation.
 fn thread_exiting() -> bool {
     path::depth() == u32::MAX
-}
-
-/// Records one violation under the thread's policy: in the thread's capture
-/// scope if one is open, in the process-wide store otherwise. Panics after
-/// recording it when `may_panic` and the policy is `Panic` (never while
-/// already panicking: that would abort).
-#[track_caller]
-fn violation(kind: ViolationKind, may_panic: bool) {
-    let policy = policy();
-    if policy == Policy::Ignore {
-        return;
-    }
-    let message = (may_panic && policy == Policy::Panic && !std::thread::panicking())
-        .then(|| kind.to_string());
-    if let Some(kind) = local::capture(kind) {
-        store::record(kind);
-    }
-    if let Some(message) = message {
-        // Through the encoder's containment too: strict mode fails loudly.
-        path::arm_strict_unwind();
-        panic!(
-            "layer-safe: {message}\n(policy `panic`; {}=report records violations instead)",
-            Policy::ENV_VAR
-        );
-    }
 }

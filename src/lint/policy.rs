@@ -228,26 +228,6 @@ pub fn set_policy(policy: Policy) {
     GLOBAL.store(policy.to_u8(), Relaxed);
 }
 
-/// The process-wide policy: the one last [`set_policy`], or else
-/// `LAYER_SAFE_POLICY` when it holds a valid name, or else
-/// [`Policy::default`].
-///
-/// A thread inside a [`testing`](crate::testing) scope follows the scope's
-/// policy instead; this returns that one on such a thread.
-///
-/// # Examples
-///
-/// ```
-/// # use layer_safe::Policy;
-/// # if std::env::var_os(Policy::ENV_VAR).is_none() {
-/// // Nothing set: the default for this build.
-/// assert_eq!(layer_safe::policy(), Policy::default());
-/// # }
-/// ```
-pub fn policy() -> Policy {
-    super::local::policy_override().unwrap_or_else(global)
-}
-
 /// The process-wide policy, ignoring any per-thread override.
 #[inline]
 pub(crate) fn global() -> Policy {
@@ -297,15 +277,7 @@ pub fn set_slow_path_budget(budget: Duration) {
     BUDGET_NANOS.store(nanos, Relaxed);
 }
 
-/// The slow-path budget in force on this thread (a
-/// [`testing`](crate::testing) scope may set its own).
-///
-/// # Examples
-///
-/// ```
-/// assert!(layer_safe::slow_path_budget() > std::time::Duration::ZERO);
-/// ```
-pub fn slow_path_budget() -> Duration {
-    super::local::budget_override()
-        .unwrap_or_else(|| Duration::from_nanos(BUDGET_NANOS.load(Relaxed)))
+/// The process-wide slow-path budget, ignoring any per-thread override.
+pub(crate) fn global_budget() -> Duration {
+    Duration::from_nanos(BUDGET_NANOS.load(Relaxed))
 }

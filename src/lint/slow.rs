@@ -37,7 +37,7 @@ pub(crate) fn timed(meta: &'static Metadata<'static>, f: impl FnOnce()) {
 
 #[inline(never)]
 fn check(meta: &'static Metadata<'static>, mut elapsed: Duration, waited_before: Option<Duration>) {
-    let budget = super::slow_path_budget();
+    let budget = local::slow_path_budget();
     if elapsed <= budget {
         return;
     }
@@ -47,7 +47,7 @@ fn check(meta: &'static Metadata<'static>, mut elapsed: Duration, waited_before:
             return;
         }
     }
-    super::violation(
+    super::raise::violation(
         ViolationKind::SlowPath {
             site: CallSite::from_metadata(meta),
             elapsed,

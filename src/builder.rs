@@ -16,12 +16,12 @@ use tracing_subscriber::{reload, Registry};
 
 use crate::encode::LineFormat;
 use crate::error::InitError;
+use crate::guarded::Guarded;
+use crate::installed::{log_level, SwapFilter};
 use crate::layer::{JsonLayer, JsonLayerBuilder};
 use crate::lint::Policy;
-use crate::reload::SwapFilter;
 use crate::sink::writers::Rotation;
 use crate::sink::{FlushGuard, Overflow, SinkBuilder};
-use crate::Guarded;
 
 mod last_words;
 mod ops;
@@ -469,8 +469,8 @@ impl Builder {
             crate::lint::set_policy(policy);
         }
         // Only one global default can succeed, so this is set at most once.
-        let _ = INSTALLED.set(guard.flusher());
-        crate::reload::install(crate::reload::Installed {
+        crate::installed::install(crate::installed::Installed {
+            flusher: guard.flusher(),
             stats,
             swap,
             log_bridge,
@@ -566,13 +566,6 @@ struct Built {
 }
 
 /// The flush handle of the sink `init` installed, for [`crate::flush`].
-static INSTALLED: std::sync::OnceLock<crate::sink::Flusher> = std::sync::OnceLock::new();
-
-/// Flushes the sink `init` installed; `false` when there is none, or when
-/// not everything was written within `timeout`.
-pub(crate) fn flush_installed(timeout: Duration) -> bool {
-    INSTALLED.get().is_some_and(|f| f.flush(timeout))
-}
 
 fn parse_filter(directives: &str, source_name: &'static str) -> Result<EnvFilter, InitError> {
     EnvFilter::builder()
@@ -587,15 +580,4 @@ fn parse_filter(directives: &str, source_name: &'static str) -> Result<EnvFilter
 
 fn dispatch_max_level(dispatch: &Dispatch) -> LevelFilter {
     tracing_core::dispatcher::with_default(dispatch, LevelFilter::current)
-}
-
-pub(crate) fn log_level(level: LevelFilter) -> log::LevelFilter {
-    match level {
-        LevelFilter::OFF => log::LevelFilter::Off,
-        LevelFilter::ERROR => log::LevelFilter::Error,
-        LevelFilter::WARN => log::LevelFilter::Warn,
-        LevelFilter::INFO => log::LevelFilter::Info,
-        LevelFilter::DEBUG => log::LevelFilter::Debug,
-        _ => log::LevelFilter::Trace,
-    }
 }

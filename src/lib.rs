@@ -58,6 +58,7 @@ mod error;
 mod exit_hook;
 mod guarded;
 mod inert;
+mod installed;
 mod layer;
 mod lint;
 #[cfg(feature = "metrics")]
@@ -66,7 +67,6 @@ pub mod metrics;
 pub mod otel;
 mod panic_hook;
 mod path;
-mod reload;
 mod site;
 mod stats;
 
@@ -74,6 +74,7 @@ pub use builder::Builder;
 pub use encode::{LineFormat, Timestamp};
 pub use error::InitError;
 pub use guarded::{Guarded, GuardedExt, StatsHandle};
+pub use installed::{flush, set_filter, stats, FilterError};
 pub use layer::{JsonLayer, JsonLayerBuilder, RateLimit};
 #[doc(hidden)]
 pub use lint::assertion_failed as __assertion_failed;
@@ -84,7 +85,6 @@ pub use lint::{
 #[cfg(feature = "opentelemetry")]
 pub use otel::exporter_thread;
 pub use path::in_logging_path;
-pub use reload::{set_filter, stats, FilterError};
 pub use site::CallSite;
 pub use stats::{ByLevel, DropReason, Dropped, RecursionPair, Stats};
 
@@ -134,26 +134,6 @@ pub fn init() -> FlushGuard {
 /// ```
 pub fn try_init() -> Result<FlushGuard, InitError> {
     builder().try_init()
-}
-
-/// Writes what is queued in the sink that [`init`] or [`try_init`]
-/// installed, waiting at most `timeout`. Returns `true` when everything
-/// logged so far reached the writer; `false` on a timeout, a writer error, or
-/// when nothing was installed. `std::process::exit` no longer needs it
-/// (the exit hook flushes), but a flush reports whether everything got out.
-///
-/// # Examples
-///
-/// ```no_run
-/// use std::time::Duration;
-///
-/// let _guard = layer_safe::init();
-/// tracing::error!("fatal: config file missing");
-/// layer_safe::flush(Duration::from_secs(1));
-/// std::process::exit(1);
-/// ```
-pub fn flush(timeout: std::time::Duration) -> bool {
-    builder::flush_installed(timeout)
 }
 
 /// The README's examples, compiled as doc tests (with the features they

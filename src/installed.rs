@@ -1,6 +1,6 @@
 //! What [`init`](crate::init) installed, reachable from anywhere in the
 //! process: [`set_filter`] replaces the filter directives while running,
-//! [`stats`] reads the counters.
+//! [`stats`] reads the counters, [`flush`] writes what is queued.
 //!
 //! The builder owns the state: `try_init` hands it here once, after the
 //! global default is set. A stack made with `build()` is not reachable from
@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, ParseError};
 
+use crate::sink::Flusher;
 use crate::{Stats, StatsHandle};
 
 /// Swaps the filter inside the installed stack's `reload::Layer`; erased so
@@ -21,6 +22,7 @@ pub(crate) type SwapFilter =
 
 /// The parts of the installed stack that outlive `try_init`.
 pub(crate) struct Installed {
+    pub(crate) flusher: Flusher,
     pub(crate) stats: StatsHandle,
     /// `None` when the builder was told `filter_reloading(false)`.
     pub(crate) swap: Option<SwapFilter>,
@@ -51,6 +53,34 @@ pub(crate) fn install(installed: Installed) {
 /// ```
 pub fn stats() -> Option<Stats> {
     INSTALLED.get().map(|i| i.stats.snapshot())
+}
+
+/// Writes what is queued in the sink that [`init`](crate::init) or
+/// [`try_init`](crate::try_init) installed, waiting at most `timeout`.
+/// Returns `true` when everything logged so far reached the writer; `false`
+/// on a timeout, a writer error, or when nothing was installed.
+/// `std::process::exit` no longer needs it (the exit hook flushes), but a
+/// flush reports whether everything got out.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // Nothing installed in this process: nothing to flush.
+/// assert!(!layer_safe::flush(Duration::from_millis(10)));
+/// ```
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// let _guard = layer_safe::init();
+/// tracing::error!("fatal: config file missing");
+/// layer_safe::flush(Duration::from_secs(1));
+/// std::process::exit(1);
+/// ```
+pub fn flush(timeout: std::time::Duration) -> bool {
+    INSTALLED.get().is_some_and(|i| i.flusher.flush(timeout))
 }
 
 /// Replaces the filter of the stack [`init`](crate::init) installed with
@@ -106,7 +136,7 @@ pub fn set_filter(directives: &str) -> Result<(), FilterError> {
     // level from every dispatcher's hint: read it after.
     swap(filter).map_err(|_| err(Why::Gone))?;
     if installed.log_bridge {
-        log::set_max_level(crate::builder::log_level(LevelFilter::current()));
+        log::set_max_level(log_level(LevelFilter::current()));
     }
     Ok(())
 }
@@ -228,5 +258,17 @@ mod tests {
         let err = set_filter("debug").unwrap_err();
         assert!(err.to_string().contains("inside the logging path"), "{err}");
         assert!(!err.is_invalid() && !err.is_not_installed());
+    }
+}
+
+/// The `log` crate's level for a `tracing` one (the `log` bridge's max).
+pub(crate) fn log_level(level: LevelFilter) -> log::LevelFilter {
+    match level {
+        LevelFilter::OFF => log::LevelFilter::Off,
+        LevelFilter::ERROR => log::LevelFilter::Error,
+        LevelFilter::WARN => log::LevelFilter::Warn,
+        LevelFilter::INFO => log::LevelFilter::Info,
+        LevelFilter::DEBUG => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
     }
 }

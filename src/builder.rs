@@ -565,7 +565,6 @@ struct Built {
     swap: Option<SwapFilter>,
 }
 
-/// The flush handle of the sink `init` installed, for [`crate::flush`].
 
 fn parse_filter(directives: &str, source_name: &'static str) -> Result<EnvFilter, InitError> {
     EnvFilter::builder()

@@ -565,7 +565,6 @@ struct Built {
     swap: Option<SwapFilter>,
 }
 
-
 fn parse_filter(directives: &str, source_name: &'static str) -> Result<EnvFilter, InitError> {
     EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())

@@ -248,6 +248,18 @@ impl Error for FilterError {
     }
 }
 
+/// The `log` crate's level for a `tracing` one (the `log` bridge's max).
+pub(crate) fn log_level(level: LevelFilter) -> log::LevelFilter {
+    match level {
+        LevelFilter::OFF => log::LevelFilter::Off,
+        LevelFilter::ERROR => log::LevelFilter::Error,
+        LevelFilter::WARN => log::LevelFilter::Warn,
+        LevelFilter::INFO => log::LevelFilter::Info,
+        LevelFilter::DEBUG => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,17 +270,5 @@ mod tests {
         let err = set_filter("debug").unwrap_err();
         assert!(err.to_string().contains("inside the logging path"), "{err}");
         assert!(!err.is_invalid() && !err.is_not_installed());
-    }
-}
-
-/// The `log` crate's level for a `tracing` one (the `log` bridge's max).
-pub(crate) fn log_level(level: LevelFilter) -> log::LevelFilter {
-    match level {
-        LevelFilter::OFF => log::LevelFilter::Off,
-        LevelFilter::ERROR => log::LevelFilter::Error,
-        LevelFilter::WARN => log::LevelFilter::Warn,
-        LevelFilter::INFO => log::LevelFilter::Info,
-        LevelFilter::DEBUG => log::LevelFilter::Debug,
-        _ => log::LevelFilter::Trace,
     }
 }

@@ -368,22 +368,19 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
         })
     }
 
+    /// Says no to an event from inside the logging path (counted here), and
+    /// asks the inner stack nothing: its `event_enabled` runs in
+    /// [`event`](Self::event), right before its `event`, as
+    /// `Dispatch::event` would have run them, so the logging path is
+    /// entered once per event, not twice. Nothing else may run here: it is
+    /// outside the path (a panic hook that logs would not know it is inside).
     #[inline]
     fn event_enabled(&self, event: &Event<'_>) -> bool {
-        let meta = event.metadata();
-        let Some(_entered) = Entered::try_enter(Origin::Callsite(meta)) else {
+        if path::in_logging_path() {
             self.recursive_event(event);
             return false;
-        };
-        // A thread OpenTelemetry suppressed (an SDK exporter's): counted,
-        // WARN/ERROR shown on stderr, never given to a layer, so never
-        // exported again.
-        #[cfg(feature = "opentelemetry")]
-        if crate::otel::exporting() {
-            crate::otel::dropped(&self.counters, event);
-            return false;
         }
-        self.contained(meta, false, || self.inner.event_enabled(event))
+        true
     }
 
     #[inline]
@@ -393,15 +390,22 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
             self.recursive_event(event);
             return;
         };
-        // Already counted in `event_enabled`, which said no.
+        // A thread OpenTelemetry suppressed (an SDK exporter's): counted,
+        // WARN/ERROR shown on stderr, never given to a layer, so never
+        // exported again.
         #[cfg(feature = "opentelemetry")]
         if crate::otel::exporting() {
+            crate::otel::dropped(&self.counters, event);
             return;
         }
         // Time the whole stack's work for this event (sampled under
-        // `Report`), so a slow `Debug`, layer or writer is reported.
+        // `Report`), so a slow `Debug`, filter, layer or writer is reported.
         self.contained(meta, (), || {
-            crate::lint::timed(meta, || self.inner.event(event))
+            crate::lint::timed(meta, || {
+                if self.inner.event_enabled(event) {
+                    self.inner.event(event)
+                }
+            })
         })
     }
 

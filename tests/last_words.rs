@@ -72,6 +72,21 @@ fn run_scenario(name: &str) {
             // SAFETY: not safe at all: the point is the SIGSEGV.
             unsafe { std::ptr::write_volatile(std::ptr::null_mut::<u64>(), 1) };
         }
+        raised if raised.starts_with("raise_") => {
+            // A fault delivered to the thread that caused it, as the kernel
+            // delivers SIGBUS, SIGILL and SIGFPE (`raise` signals the
+            // calling thread).
+            let signo = match raised {
+                "raise_bus" => libc::SIGBUS,
+                "raise_ill" => libc::SIGILL,
+                "raise_fpe" => libc::SIGFPE,
+                other => panic!("unknown scenario {other}"),
+            };
+            let _guard = layer_safe::init();
+            log_lines(LINES);
+            // SAFETY: signals the calling thread; no memory is involved.
+            unsafe { libc::raise(signo) };
+        }
         "exit" => {
             let _guard = layer_safe::init();
             log_lines(LINES);
@@ -278,6 +293,17 @@ fn a_stack_overflow_still_prints_rusts_message_and_delivers_the_lines() {
 #[test]
 fn a_null_write_dies_of_sigsegv_with_the_lines_delivered() {
     crash("segv", "SIGSEGV", libc::SIGSEGV);
+}
+
+#[test]
+fn sigbus_sigill_and_sigfpe_deliver_the_lines_and_die_of_their_signal() {
+    for (scenario, name, signo) in [
+        ("raise_bus", "SIGBUS", libc::SIGBUS),
+        ("raise_ill", "SIGILL", libc::SIGILL),
+        ("raise_fpe", "SIGFPE", libc::SIGFPE),
+    ] {
+        crash(scenario, name, signo);
+    }
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! [`RollingByTime`]: files rolled by time whose finished files are gzipped.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::compress::{gone_ok, matching, with_suffix, Compressor, Job, Place};
+use super::AppendFile;
 use super::Rotation;
 
 /// Files rolled by time, as `tracing-appender`'s
@@ -46,8 +47,9 @@ pub struct RollingByTime {
     period: Period,
     keep: usize,
     current: PathBuf,
-    /// `None` after a failed roll: the next write opens it again.
-    file: Option<File>,
+    /// `None` after a failed roll: the next write opens it again. In whole
+    /// lines, as the append file is: a full disk leaves no cut record.
+    file: Option<AppendFile>,
     /// Unix seconds at which the current file's period ends.
     ends: u64,
     gzip: Compressor,
@@ -156,13 +158,9 @@ impl RollingByTime {
         self.current = self.dir.join(name);
     }
 
-    fn open(&mut self) -> io::Result<&mut File> {
+    fn open(&mut self) -> io::Result<&mut AppendFile> {
         if self.file.is_none() {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.current)?;
-            self.file = Some(file);
+            self.file = Some(AppendFile::open(&self.current)?);
         }
         Ok(self.file.as_mut().expect("opened above"))
     }

@@ -7,7 +7,7 @@
 //! Any `io::Write + Send + 'static` works as a writer. These need no
 //! buffering of their own: the worker hands them whole batches of lines, one
 //! `write` call per batch when the writer takes it all. The append file,
-//! the size-rolled files and [`RollingByTime`]'s are written in whole lines
+//! the size-rolled files and `RollingByTime`'s (feature `compress`) are written in whole lines
 //! only: a write a full disk cuts short is cut back to the last whole line
 //! (`tracing-appender`'s time rolling, without the `compress` feature, is
 //! not).

@@ -1,4 +1,4 @@
-//! Issue 8, group 1: what an enabled event costs the thread that logs it.
+//! What an enabled event costs the thread that logs it.
 //!
 //! Systems (each writing to its own temporary file):
 //! - `layer_safe`: `layer_safe::builder().filter("info").writer(file)`;

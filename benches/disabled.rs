@@ -1,4 +1,4 @@
-//! Issue 8, group 2: what a disabled event costs.
+//! What a disabled event costs.
 //!
 //! Three cases, each under three stacks that share one filter:
 //! - `below_level`: a `debug!` under `info`;

@@ -1,4 +1,4 @@
-//! Issue 8, group 3: what the recursion guard (`.guarded()`) adds to an
+//! What the recursion guard (`.guarded()`) adds to an
 //! enabled event.
 //!
 //! - `noop`: `Registry` + a layer that does nothing, bare and guarded: the

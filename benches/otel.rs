@@ -1,4 +1,4 @@
-//! Issue 13: what the trace context costs an event (feature `opentelemetry`).
+//! What the trace context costs an event (feature `opentelemetry`).
 //!
 //! One stack per case, each writing to a line-counting `io::sink()`:
 //! registry + `tracing-opentelemetry` (an `SdkTracerProvider` with no

@@ -1,4 +1,4 @@
-//! Issue 8, group 6: the caller's latency, call by call, with a healthy
+//! The caller's latency, call by call, with a healthy
 //! writer and with a stalled one, and the memory a stall costs.
 //!
 //! Every call is timed with two `Instant::now()` and recorded in an

@@ -1,4 +1,4 @@
-//! Issue 14, part 3: what storm control per call site costs the caller.
+//! What storm control per call site costs the caller.
 //!
 //! Cases, each the standard event through `layer_safe::builder()` to a
 //! file, inside the standard span, measured as `caller.rs` does (batches of

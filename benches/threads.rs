@@ -1,4 +1,4 @@
-//! Issue 8, group 4: one producer thread against two, in events per second
+//! One producer thread against two, in events per second
 //! on the callers.
 //!
 //! Systems: `layer_safe` (the drop-in builder, to a file) and the `floor`

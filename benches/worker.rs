@@ -1,4 +1,4 @@
-//! Issue 8, group 5: the writer side.
+//! The writer side.
 //!
 //! **`worker` (criterion): lines per second to a file.** One producer hands
 //! 50 000 pre-rendered 242-byte lines to a system's worker, and the time is

@@ -4,7 +4,7 @@
 //!
 //! Every figure is a median (criterion's median of its samples) or a
 //! percentile of one run, shown next to its anchor measured in the same run,
-//! as a ratio, against the target of issue 8. A missing result is shown as
+//! as a ratio, against its target. A missing result is shown as
 //! `–` rather than stopping the table.
 
 use std::path::{Path, PathBuf};

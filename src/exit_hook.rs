@@ -1,4 +1,4 @@
-//! The exit hook `init` installs (issue 12): `std::process::exit`, and a
+//! The exit hook `init` installs: `std::process::exit`, and a
 //! return from `main` with the [`FlushGuard`](crate::FlushGuard) leaked
 //! (`mem::forget`, a guard in a `static`), run no destructors, but the C
 //! runtime's `exit` runs `atexit` hooks, on the exiting thread, while the

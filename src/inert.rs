@@ -1,4 +1,4 @@
-//! Spans the inner stack panicked on (issue 12): later calls for them skip
+//! Spans the inner stack panicked on: later calls for them skip
 //! it, so one broken span costs one contained panic, not one per call.
 //!
 //! A small bounded set: when more than [`SLOTS`] spans are inert at once,

@@ -12,8 +12,6 @@ use crate::sink::Flusher;
 pub(crate) fn install(flusher: Flusher, deadline: Duration) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        // The hook's argument is named `PanicHookInfo` since Rust 1.81,
-        // after the MSRV (1.80): take its parts instead of naming it.
         // Inside the logging path (the sink's own thread, or a layer whose
         // panic the guard contains) the event would only be dropped as
         // recursion, and a flush would wait for itself; the guard and the

@@ -42,7 +42,7 @@ pub enum DropReason {
     Shutdown,
     /// The wrapped subscriber (the registry, a layer, a filter) panicked
     /// while handling the event or span call; the guard contained the panic
-    /// (issue 12). A span whose call panicked is inert from then on.
+    /// . A span whose call panicked is inert from then on.
     InnerPanic,
     /// Beyond its call site's rate limit (`RateLimit`): dropped before it
     /// was captured, and summarised in-band per call site.

@@ -1,4 +1,4 @@
-//! Issue 12, part 4: a panic inside the wrapped subscriber is contained and
+//! A panic inside the wrapped subscriber is contained and
 //! counted, the span it happened on goes inert, the host keeps running.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};

@@ -385,8 +385,8 @@ fn span_fields_that_log_are_contained() {
     );
 }
 
-/// The fmt layer panics on the panicking `Debug`: the guard contains it
-/// (issue 12), counts it, and leaves the path as it found it.
+/// The fmt layer panics on the panicking `Debug`: the guard contains it,
+/// counts it, and leaves the path as it found it.
 #[test]
 fn panic_in_the_logging_path_restores_the_state() {
     let c = run("panic_guarded");

@@ -1,4 +1,4 @@
-//! Issue 12: a dying process's last words reach the writer. Each scenario
+//! A dying process's last words reach the writer. Each scenario
 //! runs `init()` in a child process that then aborts, faults, overflows its
 //! stack, exits or is sent SIGTERM; the parent counts the lines and checks
 //! how the child died. Races are repeated; nothing asserts wall-clock time.

@@ -1,4 +1,4 @@
-//! A full file system (issue 12, part 5): a 64 KiB tmpfs the log fills.
+//! A full file system: a 64 KiB tmpfs the log fills.
 //! The file writers must leave only whole JSON lines, whether the disk
 //! stays full or has room again; after it has, the loss is reported in-band
 //! (the report parses, and the reports say each drop once) and no line

@@ -2,7 +2,7 @@
 //! through `tracing` gets its events dropped as recursion, never queued.
 //!
 //! Its own test binary: the worker thread sees only the global dispatcher,
-//! and a recursion test under a scoped one proves nothing (DESIGN.md).
+//! and a recursion test under a scoped one proves nothing.
 
 mod sink_common;
 

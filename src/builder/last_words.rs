@@ -1,4 +1,4 @@
-//! The builder's switches for a dying process's last words (issue 12): the
+//! The builder's switches for a dying process's last words: the
 //! crash handler, the exit hook and flushing on termination, and their
 //! installation by `init`. `build()` installs none of them.
 

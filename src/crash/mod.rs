@@ -1,4 +1,4 @@
-//! Last words (issue 12): the signal-safe drain request a crash or
+//! Last words: the signal-safe drain request a crash or
 //! termination handler makes of the sink's worker, and the handlers.
 //!
 //! A [`CrashDrain`] is made by the builder (whoever assembles the stack)

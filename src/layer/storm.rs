@@ -1,4 +1,4 @@
-//! Storm control per call site (issue 14): a token bucket per call site
+//! Storm control per call site: a token bucket per call site
 //! and thread, checked before the layer captures anything.
 //!
 //! **Per thread, not global.** Each thread keeps, in its own state in the

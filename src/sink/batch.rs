@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn a_report_written_but_its_newline_is_counted_when_given_up() {
-        // The case the fuzzer found (issue 16): the writer took the report
+        // The case a long fuzz run found: the writer took the report
         // but its newline and failed for good. The newline the next batch
         // starts with completes the line: its drops are out, and must not
         // be said again.

@@ -194,7 +194,7 @@ pub struct SinkBuilder {
     flush_interval: Duration,
     writer: Option<Box<dyn Write + Send>>,
     report_violations: bool,
-    /// Issue 12: the crash handlers' drain request, handed to the worker.
+    /// The crash handlers' drain request, handed to the worker.
     crash: Option<Arc<CrashDrain>>,
     /// The worker's own sleeps take no time (fuzz targets).
     virtual_time: bool,
@@ -360,7 +360,7 @@ impl SinkBuilder {
         self
     }
 
-    /// Hands the worker the crash handlers' drain request (issue 12).
+    /// Hands the worker the crash handlers' drain request.
     pub(crate) fn crash_drain(mut self, drain: Option<Arc<CrashDrain>>) -> Self {
         self.crash = drain;
         self
@@ -455,7 +455,7 @@ impl SinkBuilder {
         )
         .with_crash_drain(self.crash.clone())
         .with_virtual_time(self.virtual_time);
-        // Issue 12: signals sent to the process go to other threads, whose
+        // Signals sent to the process go to other threads, whose
         // handlers the worker can drain for.
         let handle = crate::crash::with_signals_blocked(|| {
             std::thread::Builder::new()

@@ -164,7 +164,7 @@ pub(crate) struct Worker {
     /// The drop report owed at a flush or shutdown was attempted.
     quiesce_reported: bool,
     status: Status,
-    /// Issue 12: drain requests of the crash and termination handlers.
+    /// Drain requests of the crash and termination handlers.
     crash: Option<Arc<CrashDrain>>,
     /// Real time, or virtual (see [`time`]).
     time: Time,

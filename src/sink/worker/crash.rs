@@ -1,4 +1,4 @@
-//! The worker's side of the last words (issue 12): answering the drain
+//! The worker's side of the last words: answering the drain
 //! requests of the crash and termination handlers ([`CrashDrain`]).
 //!
 //! At the top of every turn of its loop, the worker looks for a request.

@@ -1,8 +1,8 @@
 //! The worker's write, failure and report paths, end to end: a sink whose
 //! writer follows a script. Each case ends with a healthy writer and two
 //! flushes, and then the in-band reports must say every drop exactly once,
-//! per reason (issue 16), `written` must be the records in the output, and
-//! every record must start a line of its own (issue 12).
+//! per reason, `written` must be the records in the output, and
+//! every record must start a line of its own.
 //!
 //! When the worker first writes is not scripted (it may write the drop
 //! report alone, or with the records), so the checks hold either way.
@@ -176,7 +176,7 @@ fn check(stats: &Stats, out: &[u8]) -> Vec<String> {
 
 #[test]
 fn a_report_out_but_its_newline_then_failures_is_said_once() {
-    // What the fuzzer found (issue 16).
+    // What a long fuzz run found.
     let (stats, out) = run(&[W::LineButNewline, W::Fail, W::Fail, W::Fail], &[F::Panic]);
     assert_eq!(check(&stats, &out), Vec::<String>::new());
     assert_eq!(stats.writer_errors, 4);

@@ -4,7 +4,7 @@
 //! A full disk takes part of a write and then fails: the file ends in the
 //! middle of a record. The sink gives that batch up after its tries, and
 //! when the disk has room again, the next record would be glued onto the
-//! cut one: one line, two records, no JSON (issue 12). So a write cut short
+//! cut one: one line, two records, no JSON. So a write cut short
 //! is taken back: the file is cut back to the end of its last whole line
 //! (`set_len`), and the writer reports only whole lines as written. The
 //! file holds whole lines whatever fails, and the sink's counts match it.

@@ -121,7 +121,7 @@ fn open_lines_sees_whether_the_file_ends_a_line() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "whole\nx\ny\n");
 }
 
-/// Issue 12: a sink writing to a disk that fills up in the middle of a
+/// A sink writing to a disk that fills up in the middle of a
 /// record, then has room again. The file holds only whole lines, each one
 /// record or report; the loss report parses, and the reports say each drop
 /// once.

@@ -41,8 +41,8 @@ pub enum DropReason {
     /// Still queued when the flush deadline at shutdown passed.
     Shutdown,
     /// The wrapped subscriber (the registry, a layer, a filter) panicked
-    /// while handling the event or span call; the guard contained the panic
-    /// . A span whose call panicked is inert from then on.
+    /// while handling the event or span call; the guard contained the
+    /// panic. A span whose call panicked is inert from then on.
     InnerPanic,
     /// Beyond its call site's rate limit (`RateLimit`): dropped before it
     /// was captured, and summarised in-band per call site.
@@ -96,6 +96,46 @@ const _: () = {
         i += 1;
     }
 };
+
+/// One count per [`DropReason`], indexed by it: drop totals and the
+/// increase between two of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PerReason([u64; DropReason::COUNT]);
+
+impl PerReason {
+    /// The counts of `f(reason)` for every reason.
+    pub(crate) fn from_fn(f: impl FnMut(DropReason) -> u64) -> PerReason {
+        PerReason(DropReason::ALL.map(f))
+    }
+
+    /// Each reason's increase from `earlier` (never below zero).
+    pub(crate) fn since(&self, earlier: &PerReason) -> PerReason {
+        PerReason::from_fn(|r| self[r].saturating_sub(earlier[r]))
+    }
+
+    /// Whether any reason counts anything.
+    pub(crate) fn any(&self) -> bool {
+        self.0.iter().any(|&n| n > 0)
+    }
+
+    /// Every reason with its count, in [`DropReason::ALL`] order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL.into_iter().zip(self.0)
+    }
+}
+
+impl std::ops::Index<DropReason> for PerReason {
+    type Output = u64;
+    fn index(&self, reason: DropReason) -> &u64 {
+        &self.0[reason.index()]
+    }
+}
+
+impl std::ops::IndexMut<DropReason> for PerReason {
+    fn index_mut(&mut self, reason: DropReason) -> &mut u64 {
+        &mut self.0[reason.index()]
+    }
+}
 
 /// One atomic count per [`DropReason`].
 #[derive(Debug, Default)]
@@ -436,13 +476,13 @@ impl Counters {
     }
 
     /// Every reason's count, as [`dropped_count`](Self::dropped_count).
-    pub(crate) fn dropped_counts(&self) -> [u64; DropReason::COUNT] {
+    pub(crate) fn dropped_counts(&self) -> PerReason {
         self.sum_dropped(&self.lanes())
     }
 
     /// Every reason's count: the shared one plus every lane's (Acquire).
-    fn sum_dropped(&self, lanes: &[Arc<LaneCounters>]) -> [u64; DropReason::COUNT] {
-        DropReason::ALL.map(|r| {
+    fn sum_dropped(&self, lanes: &[Arc<LaneCounters>]) -> PerReason {
+        PerReason::from_fn(|r| {
             let load = |a: &AtomicU64| a.load(Acquire);
             load(self.dropped.get(r))
                 + lanes
@@ -486,7 +526,7 @@ impl Counters {
         let load = |a: &AtomicU64| a.load(Acquire);
         let lanes = self.lanes();
         let mut dropped = Dropped::default();
-        for (r, n) in DropReason::ALL.into_iter().zip(self.sum_dropped(&lanes)) {
+        for (r, n) in self.sum_dropped(&lanes).iter() {
             *dropped.slot(r) = n;
         }
         let levels = [

@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use tracing_core::Level;
 
 use super::report;
-use crate::stats::DropReason;
+use crate::stats::PerReason;
 
 /// What one write got out.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub(crate) struct Progress {
     /// newline, the drop report, the violation reports) as each is whole.
     pub(crate) prefix_bytes: u64,
     /// The drop totals the report covers, once its line is out.
-    pub(crate) report: Option<[u64; DropReason::COUNT]>,
+    pub(crate) report: Option<PerReason>,
     /// Summary lines now out (after those already counted), in order.
     pub(crate) summaries: usize,
 }
@@ -56,7 +56,7 @@ pub(crate) struct Batch {
     /// `out[..prefix_end]` is the prefix; the violation reports end it.
     prefix_end: usize,
     /// The drop totals the staged report covers, until they are counted.
-    report: Option<[u64; DropReason::COUNT]>,
+    report: Option<PerReason>,
     /// Bytes of `out` the writer took so far.
     pos: usize,
     /// Index in `ends` of the first record not yet counted.
@@ -98,7 +98,7 @@ impl Batch {
     #[cfg(test)]
     pub(crate) fn begin(
         &mut self,
-        report: Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])>,
+        report: Option<(PerReason, PerReason)>,
         violations: bool,
     ) -> bool {
         self.begin_with(report, |_, _| {}, violations)
@@ -108,7 +108,7 @@ impl Batch {
     /// after the drop report (pushing each line's end offset).
     pub(crate) fn begin_with(
         &mut self,
-        report: Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])>,
+        report: Option<(PerReason, PerReason)>,
         summaries: impl FnOnce(&mut Vec<u8>, &mut Vec<usize>),
         violations: bool,
     ) -> bool {
@@ -275,13 +275,26 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::DropReason;
 
-    const T: [u64; DropReason::COUNT] = [1, 0, 2, 0, 0, 0, 0, 0, 0];
+    /// Drops of one reason, `n` of them.
+    fn one(reason: DropReason, n: u64) -> PerReason {
+        let mut p = PerReason::default();
+        p[reason] = n;
+        p
+    }
+
+    /// The drop totals the tests' reports cover.
+    fn t() -> PerReason {
+        let mut p = one(DropReason::QueueFull, 1);
+        p[DropReason::Shed] = 2;
+        p
+    }
 
     /// A batch holding a drop report for `T` and then `records`; returns
     /// the report's length.
     fn staged(b: &mut Batch, records: &[&[u8]]) -> usize {
-        assert!(b.begin(Some((T, T)), false));
+        assert!(b.begin(Some((t(), t())), false));
         let report = b.len();
         for r in records {
             b.push(r, Level::INFO);
@@ -299,7 +312,7 @@ mod tests {
     fn partial_writes_count_whole_records_only() {
         let mut b = Batch::default();
         assert!(b.begin(
-            Some(([1, 0, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0, 0])),
+            Some((one(DropReason::QueueFull, 1), one(DropReason::QueueFull, 1))),
             false
         ));
         let prefix = b.len();
@@ -309,7 +322,7 @@ mod tests {
         assert_eq!(p, Progress::default());
         let p = b.advance(3);
         assert_eq!(p.prefix_bytes, prefix as u64);
-        assert_eq!(p.report, Some([1, 0, 0, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(p.report, Some(one(DropReason::QueueFull, 1)));
         assert_eq!(p.records, 0);
         let p = b.advance(3);
         assert_eq!((p.records, p.bytes), (1, 5));
@@ -333,7 +346,7 @@ mod tests {
         let mut b = Batch::default();
         let report = staged(&mut b, &[b"aaaa\n", b"bb\n"]);
         let p = b.advance(report + 2);
-        assert_eq!((p.report, p.prefix_bytes), (Some(T), report as u64));
+        assert_eq!((p.report, p.prefix_bytes), (Some(t()), report as u64));
         // Given up: the report is not counted again, both records are lost.
         assert_eq!(
             lost(&mut b),
@@ -343,7 +356,7 @@ mod tests {
         let report = staged(&mut b, &[b"aaaa\n"]);
         assert_eq!(b.unwritten()[0], b'\n', "the cut line is ended first");
         let p = b.advance(report);
-        assert_eq!((p.report, p.prefix_bytes), (Some(T), report as u64));
+        assert_eq!((p.report, p.prefix_bytes), (Some(t()), report as u64));
         assert_eq!(lost(&mut b), (Progress::default(), vec![Level::INFO]));
         assert!(!b.begin(None, false), "no line was left cut");
     }
@@ -358,7 +371,7 @@ mod tests {
         let report = staged(&mut b, &[b"aaaa\n"]);
         assert_eq!(b.advance(report - 1), Progress::default());
         let (p, levels) = lost(&mut b);
-        assert_eq!(p.report, Some(T));
+        assert_eq!(p.report, Some(t()));
         assert_eq!(p.prefix_bytes, report as u64 - 1);
         assert_eq!((p.records, levels), (0, vec![Level::INFO]));
         assert!(b.begin(None, false));
@@ -388,7 +401,7 @@ mod tests {
         b.prefix_end = b.out.len();
         b.push(b"aaaa\n", Level::WARN);
         let p = b.advance(report + 3);
-        assert_eq!((p.report, p.prefix_bytes), (Some(T), report as u64));
+        assert_eq!((p.report, p.prefix_bytes), (Some(t()), report as u64));
         assert_eq!(lost(&mut b), (Progress::default(), vec![Level::WARN]));
         assert!(b.begin(None, false), "the cut violation line is ended");
     }
@@ -398,7 +411,7 @@ mod tests {
         let mut b = Batch::default();
         let lines: [&[u8]; 2] = [b"{\"s\":1}\n", b"{\"s\":2}\n"];
         assert!(b.begin_with(
-            Some((T, T)),
+            Some((t(), t())),
             |out, ends| {
                 for l in lines {
                     out.extend_from_slice(l);
@@ -411,7 +424,7 @@ mod tests {
         b.push(b"aaaa\n", Level::INFO);
         // The report and the first summary out, the second cut: given up.
         let p = b.advance(report + lines[0].len() + 2);
-        assert_eq!((p.report, p.summaries), (Some(T), 1));
+        assert_eq!((p.report, p.summaries), (Some(t()), 1));
         assert_eq!(p.prefix_bytes, (report + lines[0].len()) as u64);
         assert_eq!(lost(&mut b), (Progress::default(), vec![Level::INFO]));
         // The second summary whole but its newline, then given up: out.

@@ -12,7 +12,7 @@ use tracing_core::Level;
 
 use crate::encode::escape::{escape, escape_within};
 use crate::encode::time::Now;
-use crate::stats::DropReason;
+use crate::stats::PerReason;
 
 /// Appended to a text record cut to the maximum size.
 pub(crate) const TEXT_MARKER: &[u8] = "…[truncated]".as_bytes();
@@ -24,12 +24,12 @@ const MIN_PREFIX: usize = 16;
 /// Appends the drop report for `delta` (drops by reason since the last
 /// report, in [`DropReason::ALL`] order): one JSON line naming only the
 /// reasons that are not zero.
-pub(crate) fn drop_report(out: &mut Vec<u8>, now: SystemTime, delta: &[u64; DropReason::COUNT]) {
+pub(crate) fn drop_report(out: &mut Vec<u8>, now: SystemTime, delta: &PerReason) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     timestamp(out, now);
     out.extend_from_slice(b"\",\"level\":\"WARN\",\"fields\":{\"message\":\"events dropped\"");
-    for (reason, n) in DropReason::ALL.iter().zip(delta) {
-        if *n > 0 {
+    for (reason, n) in delta.iter() {
+        if n > 0 {
             // Writing to a Vec cannot fail.
             let _ = write!(out, ",\"{}\":{n}", reason.as_str());
         }
@@ -137,7 +137,10 @@ mod tests {
     #[test]
     fn report_names_nonzero_reasons_only() {
         let mut out = Vec::new();
-        drop_report(&mut out, UNIX_EPOCH, &[1234, 0, 56, 0, 0, 0, 0, 0, 0]);
+        let mut delta = PerReason::default();
+        delta[crate::stats::DropReason::QueueFull] = 1234;
+        delta[crate::stats::DropReason::Shed] = 56;
+        drop_report(&mut out, UNIX_EPOCH, &delta);
         let line = std::str::from_utf8(&out).unwrap();
         assert!(line.ends_with('\n'));
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

@@ -23,7 +23,7 @@ use super::batch::Batch;
 use super::report::timestamp;
 use super::Shared;
 use crate::encode::escape::escape;
-use crate::stats::DropReason;
+use crate::stats::PerReason;
 
 /// A call site of one layer: the kind of its records, its index there.
 type Key = (u8, u32);
@@ -71,7 +71,7 @@ impl Summaries {
         &mut self,
         batch: &mut Batch,
         shared: &Shared,
-        report: Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])>,
+        report: Option<(PerReason, PerReason)>,
     ) -> bool {
         let summarise = report.is_some();
         let violations = shared.limits.report_violations;

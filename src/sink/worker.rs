@@ -39,7 +39,7 @@ use super::Shared;
 use crate::contain;
 use crate::crash::CrashDrain;
 use crate::path::{Entered, Origin};
-use crate::stats::DropReason;
+use crate::stats::{DropReason, PerReason};
 use time::Time;
 
 /// A batch is written once it holds this many bytes...
@@ -146,7 +146,7 @@ pub(crate) struct Worker {
     /// Records taken off the lanes so far.
     taken: u64,
     /// Drop totals by reason already reported in-band.
-    reported: [u64; DropReason::COUNT],
+    reported: PerReason,
     last_report: Option<Instant>,
     /// What the per-call-site summaries of suppressed events claimed.
     summaries: Summaries,
@@ -193,7 +193,7 @@ impl Worker {
             batch: Batch::with_capacity(2 * BATCH_BYTES, BATCH_RECORDS + LANE_SHARE),
             lanes,
             taken: 0,
-            reported: [0; DropReason::COUNT],
+            reported: PerReason::default(),
             last_report: None,
             summaries: Summaries::default(),
             attempts: 0,
@@ -356,13 +356,10 @@ impl Worker {
 
     /// Drop totals by reason and their increase since the last report, when
     /// anything was dropped since.
-    fn unreported(&self) -> Option<([u64; DropReason::COUNT], [u64; DropReason::COUNT])> {
+    fn unreported(&self) -> Option<(PerReason, PerReason)> {
         let totals = self.shared.counters.dropped_counts();
-        let mut delta = [0; DropReason::COUNT];
-        for i in 0..DropReason::COUNT {
-            delta[i] = totals[i].saturating_sub(self.reported[i]);
-        }
-        delta.iter().any(|d| *d > 0).then_some((totals, delta))
+        let delta = totals.since(&self.reported);
+        delta.any().then_some((totals, delta))
     }
 
     /// Writes the batch; on failure, counts, reports and backs off.

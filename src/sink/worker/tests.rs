@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tracing_core::Level;
 
+use crate::stats::PerReason;
 use crate::{DropReason, Sink, Stats};
 
 /// What one `write` does.
@@ -133,7 +134,7 @@ fn run(writes: &[W], flushes: &[F]) -> (Stats, Vec<u8>) {
 fn check(stats: &Stats, out: &[u8]) -> Vec<String> {
     let text = String::from_utf8(out.to_vec()).unwrap();
     assert!(text.ends_with('\n'), "{text}");
-    let mut claimed = [0u64; DropReason::ALL.len()];
+    let mut claimed = PerReason::default();
     let (mut records, mut cut) = (0, Vec::new());
     for line in text.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
@@ -146,16 +147,15 @@ fn check(stats: &Stats, out: &[u8]) -> Vec<String> {
         }
         let fields = v["fields"].as_object().unwrap();
         assert_eq!(fields["message"], "events dropped", "{line}");
-        for (i, r) in DropReason::ALL.iter().enumerate() {
-            claimed[i] += fields.get(r.as_str()).map_or(0, |n| n.as_u64().unwrap());
+        for r in DropReason::ALL {
+            claimed[r] += fields.get(r.as_str()).map_or(0, |n| n.as_u64().unwrap());
         }
     }
-    for (i, r) in DropReason::ALL.iter().enumerate() {
+    for (r, n) in claimed.iter() {
         assert_eq!(
-            claimed[i],
-            stats.dropped.get(*r),
-            "reports claim {} dropped as {}: {stats:?}\n{text}",
-            claimed[i],
+            n,
+            stats.dropped.get(r),
+            "reports claim {n} dropped as {}: {stats:?}\n{text}",
             r.as_str()
         );
     }

@@ -63,6 +63,14 @@ fn line_separator(bytes: &[u8], i: usize) -> Option<&'static [u8; 6]> {
     }
 }
 
+/// Appends `s` as a JSON string: quoted, escaped (see [`escape`]).
+#[inline]
+pub(crate) fn quote(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    escape(buf, s);
+    buf.push(b'"');
+}
+
 /// Appends `s` escaped (without quotes).
 #[inline]
 pub(crate) fn escape(buf: &mut Vec<u8>, s: &str) {

@@ -184,9 +184,7 @@ fn dedupe(buf: &mut Vec<u8>, start: usize, keys: &mut KeySet, reserved: &Reserve
 /// A key quoted and escaped.
 pub(crate) fn quoted(name: &str) -> Box<[u8]> {
     let mut b = Vec::with_capacity(name.len() + 2);
-    b.push(b'"');
-    escape(&mut b, name);
-    b.push(b'"');
+    super::escape::quote(&mut b, name);
     b.into_boxed_slice()
 }
 

@@ -131,9 +131,8 @@ impl SpanFields {
 
 /// Writes `"name":"<span name>"`.
 pub(crate) fn write_name(buf: &mut Vec<u8>, span_name: &str) {
-    buf.extend_from_slice(b"\"name\":\"");
-    super::escape::escape(buf, span_name);
-    buf.push(b'"');
+    buf.extend_from_slice(b"\"name\":");
+    super::escape::quote(buf, span_name);
 }
 
 /// The values of one `new_span` or `record`, encoded.

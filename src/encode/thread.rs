@@ -20,9 +20,7 @@ impl ThreadInfo {
         let thread = std::thread::current();
         let name = thread.name().map(|n| {
             let mut b = Vec::with_capacity(n.len() + 2);
-            b.push(b'"');
-            super::escape::escape(&mut b, n);
-            b.push(b'"');
+            super::escape::quote(&mut b, n);
             b.into_boxed_slice()
         });
         let mut id = String::with_capacity(24);

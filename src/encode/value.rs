@@ -15,7 +15,7 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::capture::PANIC_MESSAGE_MAX;
-use super::escape::escape;
+use super::escape::quote;
 use super::record::{Cut, Shown, Sources};
 use super::truncate::{Cap, CapWriter};
 use crate::contain;
@@ -374,11 +374,7 @@ pub(crate) fn json_value(buf: &mut Vec<u8>, v: &serde_json::Value) {
                 f64(buf, n.as_f64().unwrap_or(f64::NAN));
             }
         }
-        Value::String(s) => {
-            buf.push(b'"');
-            escape(buf, s);
-            buf.push(b'"');
-        }
+        Value::String(s) => quote(buf, s),
         Value::Array(items) => {
             buf.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -396,9 +392,8 @@ pub(crate) fn json_value(buf: &mut Vec<u8>, v: &serde_json::Value) {
                 if i > 0 {
                     buf.push(b',');
                 }
-                buf.push(b'"');
-                escape(buf, k);
-                buf.extend_from_slice(b"\":");
+                quote(buf, k);
+                buf.push(b':');
                 json_value(buf, item);
             }
             buf.push(b'}');

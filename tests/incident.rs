@@ -276,6 +276,7 @@ fn run_scenario(name: &str) {
 
 /// The entry point of every child: a no-op when run as a normal test.
 #[test]
+#[ignore = "a child process's entry point, run by this file's tests"]
 fn child() {
     if let Some(name) = common::scenario() {
         run_scenario(&name);

@@ -87,6 +87,7 @@ fn run_scenario(name: &str) {
 }
 
 #[test]
+#[ignore = "a child process's entry point, run by this file's tests"]
 fn child() {
     if let Some(name) = common::scenario() {
         run_scenario(&name);
@@ -155,7 +156,13 @@ fn a_panic_is_logged_and_flushed_before_the_process_exits() {
 fn rust_log_sets_the_filter() {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
-        .args([CHILD, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            CHILD,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(common::SCENARIO_VAR, "rust_log")
         .env("RUST_LOG", "init=debug")
         .output()
@@ -169,7 +176,13 @@ fn rust_log_sets_the_filter() {
 fn env_error(var: &str, value: &str) -> String {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
-        .args([CHILD, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            CHILD,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(common::SCENARIO_VAR, "env_errors")
         .env(var, value)
         .output()

@@ -201,6 +201,7 @@ fn tls_destructor() {
 }
 
 #[test]
+#[ignore = "a child process's entry point, run by this file's tests"]
 fn child() {
     if let Some(name) = common::scenario() {
         run_scenario(&name);

@@ -53,6 +53,7 @@ const APP_RECORDS: usize = 2 * REQUESTS;
 const CLIENT: [&str; 3] = ["POST http", "response '", "export failed"];
 
 #[test]
+#[ignore = "a child process's entry point, run by this file's tests"]
 fn child() {
     if let Some(name) = common::scenario() {
         match name.as_str() {

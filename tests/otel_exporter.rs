@@ -19,6 +19,7 @@ const CHILD: &str = "child";
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 #[test]
+#[ignore = "a child process's entry point, run by this file's tests"]
 fn child() {
     if let Some(name) = common::scenario() {
         run_scenario(&name);

@@ -52,6 +52,7 @@ fn run_scenario(name: &str) {
 }
 
 #[test]
+#[ignore = "a child process's entry point, run by this file's tests"]
 fn child() {
     if let Some(name) = common::scenario() {
         run_scenario(&name);

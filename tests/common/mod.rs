@@ -65,11 +65,19 @@ impl Child {
 }
 
 /// Runs `test_name` of the current test binary in a child process with the
-/// scenario variable set, killing it after `timeout`.
+/// scenario variable set, killing it after `timeout`. The entry point is an
+/// `#[ignore]`d test, so a normal run does not count it as a test that
+/// passed.
 pub fn run(test_name: &str, scenario: &str, timeout: Duration) -> Child {
     let exe = std::env::current_exe().expect("current test binary");
     let mut child = Command::new(exe)
-        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            test_name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(SCENARIO_VAR, scenario)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())

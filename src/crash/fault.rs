@@ -15,43 +15,26 @@
 //! and faults again (see [`die_as_before`](super::handler::die_as_before)).
 
 use std::io;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use libc::{c_int, c_void, siginfo_t};
 
 use super::handler::{die_as_before, drain_for};
+use super::on_top::OnTop;
 use super::{sys, CrashDrain};
 
-const SIGNALS: [c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
-
-/// The drain, for the `extern "C"` handler. Set once, before installing.
-static DRAIN: OnceLock<Arc<CrashDrain>> = OnceLock::new();
-
-/// What was installed before (std's handler, usually), per signal.
-static PREVIOUS: [OnceLock<sys::Disposition>; 2] = [OnceLock::new(), OnceLock::new()];
+/// The drain, and what was there before (std's handler, usually).
+static HANDLER: OnTop = OnTop::new([libc::SIGSEGV, libc::SIGBUS]);
 
 pub(crate) fn install(drain: Arc<CrashDrain>) -> io::Result<()> {
-    if DRAIN.set(drain).is_err() {
-        return Ok(());
-    }
-    for (signo, previous) in SIGNALS.iter().zip(&PREVIOUS) {
-        if sys::Disposition::of(*signo)?.is_ignored() {
-            continue;
-        }
-        let before = sys::install(*signo, on_fault)?;
-        let _ = previous.set(before);
-    }
-    Ok(())
+    HANDLER.install(drain, on_fault)
 }
 
 extern "C" fn on_fault(signo: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
-    if let Some(drain) = DRAIN.get() {
+    if let Some(drain) = HANDLER.drain() {
         drain_for(drain, signo);
     }
-    let previous = SIGNALS
-        .iter()
-        .position(|s| *s == signo)
-        .and_then(|i| PREVIOUS[i].get());
+    let previous = HANDLER.previous(signo);
     if let Some(previous) = previous.filter(|p| !p.is_default()) {
         // The records are out: an `abort()` from std's handler kills now.
         sys::reset_default(libc::SIGABRT);

@@ -26,6 +26,8 @@ mod fault;
 #[cfg(unix)]
 pub(crate) mod handler;
 #[cfg(unix)]
+mod on_top;
+#[cfg(unix)]
 mod sys;
 #[cfg(unix)]
 pub(crate) mod term;

@@ -20,45 +20,29 @@
 //! A signal that was ignored when `init` ran is left ignored.
 
 use std::io;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use libc::{c_int, c_void, siginfo_t};
 
 use super::handler::on_worker;
+use super::on_top::OnTop;
 use super::{sys, CrashDrain};
 
 /// The signals that ask a process to stop.
 pub(crate) const SIGNALS: [c_int; 2] = [libc::SIGTERM, libc::SIGINT];
 
-/// The drain, for the `extern "C"` handler, which gets no context. Set
-/// once, before any handler is installed.
-static DRAIN: OnceLock<Arc<CrashDrain>> = OnceLock::new();
-
-/// What was installed before us, per signal in [`SIGNALS`] order.
-static PREVIOUS: [OnceLock<sys::Disposition>; 2] = [OnceLock::new(), OnceLock::new()];
+/// The drain, and what was installed before us.
+static HANDLER: OnTop = OnTop::new(SIGNALS);
 
 /// Installs the handler for SIGTERM and SIGINT, unless ignored. Only the
 /// first call installs anything (only one `init` succeeds).
 pub(crate) fn install(drain: Arc<CrashDrain>) -> io::Result<()> {
-    if DRAIN.set(drain).is_err() {
-        return Ok(());
-    }
-    for (signo, previous) in SIGNALS.iter().zip(&PREVIOUS) {
-        if sys::Disposition::of(*signo)?.is_ignored() {
-            continue;
-        }
-        let before = sys::install(*signo, on_signal)?;
-        let _ = previous.set(before);
-    }
-    Ok(())
+    HANDLER.install(drain, on_signal)
 }
 
 extern "C" fn on_signal(signo: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
-    let Some(drain) = DRAIN.get() else { return };
-    let previous = SIGNALS
-        .iter()
-        .position(|s| *s == signo)
-        .and_then(|i| PREVIOUS[i].get());
+    let Some(drain) = HANDLER.drain() else { return };
+    let previous = HANDLER.previous(signo);
     let on_top = sys::Disposition::of(signo).is_ok_and(|d| d.is(on_signal));
     // Not set yet only in the moment `install` runs: then it was the default.
     let terminate = on_top && previous.map_or(true, sys::Disposition::is_default);

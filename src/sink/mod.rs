@@ -81,7 +81,7 @@ mod make_writer;
 mod reader;
 mod report;
 mod spares;
-mod status;
+pub(crate) mod status;
 mod submit;
 mod summary;
 mod worker;

@@ -19,11 +19,12 @@ use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 /// Messages shown before rate limiting starts.
-const FREE_MESSAGES: u32 = 3;
+pub(crate) const FREE_MESSAGES: u32 = 3;
 /// After those, at most one message per interval.
-const INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const INTERVAL: Duration = Duration::from_secs(60);
 
-/// One rate-limited status channel (the worker owns one).
+/// One rate-limited status channel (the worker owns one; so does the
+/// process, for what exporter threads say: `otel::status`).
 #[derive(Debug, Default)]
 pub(crate) struct Status {
     shown: u32,
@@ -34,6 +35,16 @@ pub(crate) struct Status {
 }
 
 impl Status {
+    /// A channel that has shown nothing yet (for a `static`).
+    pub(crate) const fn new() -> Status {
+        Status {
+            shown: 0,
+            suppressed: 0,
+            last: None,
+            failure_shown: false,
+        }
+    }
+
     /// Reports `msg` on stderr, unless rate limiting suppresses it.
     pub(crate) fn emit(&mut self, now: Instant, msg: fmt::Arguments<'_>) {
         self.emit_to(now, msg, &mut io::stderr().lock());
@@ -70,7 +81,12 @@ impl Status {
     }
 
     /// Shows `msg` unless the limit suppresses it; returns whether shown.
-    fn emit_to(&mut self, now: Instant, msg: fmt::Arguments<'_>, out: &mut dyn Write) -> bool {
+    pub(crate) fn emit_to(
+        &mut self,
+        now: Instant,
+        msg: fmt::Arguments<'_>,
+        out: &mut dyn Write,
+    ) -> bool {
         let due = match self.last {
             _ if self.shown < FREE_MESSAGES => true,
             Some(last) => now.saturating_duration_since(last) >= INTERVAL,

@@ -15,9 +15,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{in_span, standard_event, Counted, BATCH, DRAIN_TIMEOUT};
+use common::{in_span, standard_event, timed_batches, Counted};
 use criterion::{criterion_group, Criterion};
 use layer_safe::{GuardedExt, JsonLayer, Sink};
 use tracing::{Dispatch, Subscriber};
@@ -54,22 +52,9 @@ fn json(c: &mut Criterion) {
         in_span(&dispatch, || {
             g.bench_function(id, |b| {
                 b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    let mut left = iters;
-                    while left > 0 {
-                        let n = left.min(BATCH);
-                        let t0 = Instant::now();
-                        for _ in 0..n {
-                            standard_event();
-                        }
-                        total += t0.elapsed();
-                        left -= n;
-                        expected += n;
-                        if !lines.wait_for(expected, DRAIN_TIMEOUT) {
-                            expected = lines.get();
-                        }
-                    }
-                    total
+                    timed_batches(&lines, &mut expected, iters, || {
+                        standard_event();
+                    })
                 })
             })
         });

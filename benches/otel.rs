@@ -17,17 +17,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{criterion, standard_event, Counted, Lines, DRAIN_TIMEOUT};
+use common::{criterion, standard_event, timed_batches, Counted, Lines};
 use criterion::{criterion_group, Criterion, Throughput};
 use opentelemetry::trace::TracerProvider as _;
 use tracing::Dispatch;
 use tracing_subscriber::prelude::*;
 
 use layer_safe::{FlushGuard, GuardedExt, JsonLayer, Sink};
-
-const BATCH: u64 = 1_000;
 
 fn stack(otel: bool, ids: bool) -> (Dispatch, Lines, FlushGuard) {
     let (writer, lines) = Counted::new(std::io::sink());
@@ -54,27 +50,14 @@ fn run(c: &mut Criterion, name: &str, otel: bool, ids: bool, enter_each: bool) {
         let _outer = (!enter_each).then(|| span.enter());
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut left = iters;
-                while left > 0 {
-                    let n = left.min(BATCH);
-                    let t0 = Instant::now();
-                    for _ in 0..n {
-                        if enter_each {
-                            let _e = span.enter();
-                            standard_event();
-                        } else {
-                            standard_event();
-                        }
+                timed_batches(&lines, &mut expected, iters, || {
+                    if enter_each {
+                        let _e = span.enter();
+                        standard_event();
+                    } else {
+                        standard_event();
                     }
-                    total += t0.elapsed();
-                    left -= n;
-                    expected += n;
-                    if !lines.wait_for(expected, DRAIN_TIMEOUT) {
-                        expected = lines.get();
-                    }
-                }
-                total
+                })
             })
         });
     });

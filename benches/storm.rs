@@ -21,9 +21,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{in_span, standard_event, Counted, Lines, LogFile, BATCH, DRAIN_TIMEOUT, FILTER};
+use common::{
+    in_span, standard_event, timed_batches, Counted, Lines, LogFile, BATCH, DRAIN_TIMEOUT, FILTER,
+};
 use criterion::{criterion_group, Criterion, Throughput};
 use tracing::Dispatch;
 
@@ -47,22 +49,9 @@ fn written(c: &mut Criterion, name: &str, limit: Option<(u32, u32)>) {
     in_span(&dispatch, || {
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut left = iters;
-                while left > 0 {
-                    let n = left.min(BATCH);
-                    let t0 = Instant::now();
-                    for _ in 0..n {
-                        standard_event();
-                    }
-                    total += t0.elapsed();
-                    left -= n;
-                    expected += n;
-                    if !lines.wait_for(expected, DRAIN_TIMEOUT) {
-                        expected = lines.get();
-                    }
-                }
-                total
+                timed_batches(&lines, &mut expected, iters, || {
+                    standard_event();
+                })
             })
         });
     });

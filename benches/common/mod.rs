@@ -106,6 +106,34 @@ impl Lines {
     }
 }
 
+/// Times `iters` calls of `event` in batches of [`BATCH`], waiting, untimed,
+/// after each until the writer has every line: what the caller pays with
+/// room in the queue. `expected` is the line count to wait for, carried
+/// across criterion's calls (lines lost to a drop are not waited for).
+pub fn timed_batches(
+    lines: &Lines,
+    expected: &mut u64,
+    iters: u64,
+    mut event: impl FnMut(),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(BATCH);
+        let t0 = Instant::now();
+        for _ in 0..n {
+            event();
+        }
+        total += t0.elapsed();
+        left -= n;
+        *expected += n;
+        if !lines.wait_for(*expected, DRAIN_TIMEOUT) {
+            *expected = lines.get();
+        }
+    }
+    total
+}
+
 /// A writer that counts the newlines that got through it.
 pub struct Counted<W> {
     inner: W,

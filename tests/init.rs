@@ -154,16 +154,7 @@ fn a_panic_is_logged_and_flushed_before_the_process_exits() {
 
 #[test]
 fn rust_log_sets_the_filter() {
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args([
-            CHILD,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(common::SCENARIO_VAR, "rust_log")
+    let out = common::command(CHILD, "rust_log")
         .env("RUST_LOG", "init=debug")
         .output()
         .unwrap();
@@ -174,16 +165,7 @@ fn rust_log_sets_the_filter() {
 }
 
 fn env_error(var: &str, value: &str) -> String {
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args([
-            CHILD,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(common::SCENARIO_VAR, "env_errors")
+    let out = common::command(CHILD, "env_errors")
         .env(var, value)
         .output()
         .unwrap();

@@ -69,16 +69,7 @@ impl Child {
 /// `#[ignore]`d test, so a normal run does not count it as a test that
 /// passed.
 pub fn run(test_name: &str, scenario: &str, timeout: Duration) -> Child {
-    let exe = std::env::current_exe().expect("current test binary");
-    let mut child = Command::new(exe)
-        .args([
-            test_name,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(SCENARIO_VAR, scenario)
+    let mut child = command(test_name, scenario)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -115,6 +106,22 @@ pub fn run(test_name: &str, scenario: &str, timeout: Duration) -> Child {
         stdout: out_t.join().unwrap(),
         stderr: err_t.join().unwrap(),
     }
+}
+
+/// The command that runs `test_name` of the current test binary (an
+/// `#[ignore]`d entry point) as a child for `scenario`.
+pub fn command(test_name: &str, scenario: &str) -> Command {
+    let exe = std::env::current_exe().expect("current test binary");
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        test_name,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(SCENARIO_VAR, scenario);
+    cmd
 }
 
 /// The scenario this process was started to run, if it is a child.

@@ -123,8 +123,7 @@ impl Builder {
     /// Writes to standard output (the default), buffered by the worker.
     ///
     /// ```
-    /// let builder = layer_safe::builder().stdout();
-    /// # drop(builder);
+    /// assert!(layer_safe::builder().stdout().build().is_ok());
     /// ```
     pub fn stdout(mut self) -> Self {
         self.output = Output::Stdout;
@@ -134,8 +133,7 @@ impl Builder {
     /// Writes to standard error.
     ///
     /// ```
-    /// let builder = layer_safe::builder().stderr();
-    /// # drop(builder);
+    /// assert!(layer_safe::builder().stderr().build().is_ok());
     /// ```
     pub fn stderr(mut self) -> Self {
         self.output = Output::Stderr;
@@ -146,8 +144,17 @@ impl Builder {
     /// missing directory is an [`InitError::Writer`].
     ///
     /// ```
-    /// let builder = layer_safe::builder().file("app.log");
-    /// # drop(builder);
+    /// # use std::time::Duration;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let (dispatch, guard) = layer_safe::builder().file(&path).build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("to the file"));
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert!(std::fs::read_to_string(&path)?.contains("to the file"));
+    ///
+    /// let missing = layer_safe::builder().file(dir.path().join("no/such/app.log")).build();
+    /// assert!(matches!(missing, Err(layer_safe::InitError::Writer { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn file(mut self, path: impl AsRef<Path>) -> Self {
         self.output = Output::File(path.as_ref().to_owned());
@@ -159,8 +166,16 @@ impl Builder {
     ///
     /// ```
     /// use layer_safe::sink::writers::Rotation;
-    /// let builder = layer_safe::builder().rolling_by_time("logs", "app.log", Rotation::DAILY, 7);
-    /// # drop(builder);
+    /// # use std::time::Duration;
+    /// # let dir = tempfile::tempdir()?;
+    /// let (dispatch, guard) = layer_safe::builder()
+    ///     .rolling_by_time(dir.path(), "app.log", Rotation::DAILY, 7)
+    ///     .build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("rolled"));
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// let file = std::fs::read_dir(dir.path())?.next().unwrap()?.file_name();
+    /// assert!(file.to_string_lossy().starts_with("app.log.")); // app.log.2026-12-02
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rolling_by_time(
         mut self,
@@ -184,8 +199,17 @@ impl Builder {
     /// [`InitError::Writer`].
     ///
     /// ```
-    /// let builder = layer_safe::builder().rolling_by_size("app.log", 64 << 20, 5);
-    /// # drop(builder);
+    /// # use std::time::Duration;
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.log");
+    /// let (dispatch, guard) = layer_safe::builder().rolling_by_size(&path, 64 << 20, 5).build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("sized"));
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert!(std::fs::read_to_string(&path)?.contains("sized"));
+    ///
+    /// let zero = layer_safe::builder().rolling_by_size(&path, 0, 5).build();
+    /// assert!(matches!(zero, Err(layer_safe::InitError::Writer { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rolling_by_size(mut self, path: impl AsRef<Path>, max_bytes: u64, keep: usize) -> Self {
         self.output = Output::BySize {
@@ -199,8 +223,20 @@ impl Builder {
     /// Writes to any `io::Write`; the worker thread owns it.
     ///
     /// ```
-    /// let builder = layer_safe::builder().writer(std::io::sink());
-    /// # drop(builder);
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use std::time::Duration;
+    /// let out = Buf::default(); // an `Arc<Mutex<Vec<u8>>>` that implements `io::Write`
+    /// let (dispatch, guard) = layer_safe::builder().writer(out.clone()).build().unwrap();
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("kept"));
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert!(out.text().contains("kept"));
     /// ```
     pub fn writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.output = Output::Custom(Box::new(writer));
@@ -211,8 +247,24 @@ impl Builder {
     /// `tracing_subscriber::fmt().json()` shapes it.
     ///
     /// ```
-    /// let builder = layer_safe::builder().json();
-    /// # drop(builder);
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use std::time::Duration;
+    /// # let out = Buf::default();
+    /// let (dispatch, guard) = layer_safe::builder().json().writer(out.clone()).build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!(user_id = 42, "hi"));
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// let line: serde_json::Value = serde_json::from_str(out.text().trim_end())?;
+    /// assert_eq!(line["level"], "INFO");
+    /// assert_eq!(line["fields"]["message"], "hi");
+    /// assert_eq!(line["fields"]["user_id"], 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn json(mut self) -> Self {
         self.format = LineFormat::Json;
@@ -222,8 +274,22 @@ impl Builder {
     /// Compact human-readable lines, in colour when writing to a terminal.
     ///
     /// ```
-    /// let builder = layer_safe::builder().text();
-    /// # drop(builder);
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use std::time::Duration;
+    /// # let out = Buf::default();
+    /// let (dispatch, guard) = layer_safe::builder().text().writer(out.clone()).build().unwrap();
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!(user_id = 42, "hi"));
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// let line = out.text();
+    /// assert!(line.contains("hi") && line.contains("user_id=42"));
+    /// assert!(!line.contains('{'));
     /// ```
     pub fn text(mut self) -> Self {
         self.format = LineFormat::Text;
@@ -234,8 +300,22 @@ impl Builder {
     /// stderr is a terminal".
     ///
     /// ```
-    /// let builder = layer_safe::builder().text().ansi(false);
-    /// # drop(builder);
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use std::time::Duration;
+    /// for ansi in [true, false] {
+    ///     let out = Buf::default();
+    ///     let (dispatch, guard) = layer_safe::builder().text().ansi(ansi).writer(out.clone()).build().unwrap();
+    ///     tracing::dispatcher::with_default(&dispatch, || tracing::info!("hi"));
+    ///     assert!(guard.flush(Duration::from_secs(5)));
+    ///     assert_eq!(out.text().contains('\x1b'), ansi); // escape codes only when on
+    /// }
     /// ```
     pub fn ansi(mut self, ansi: bool) -> Self {
         self.ansi = Some(ansi);
@@ -246,8 +326,19 @@ impl Builder {
     /// instead of `RUST_LOG` (default `info`).
     ///
     /// ```
-    /// let builder = layer_safe::builder().filter("warn,my_app=trace");
-    /// # drop(builder);
+    /// # use std::time::Duration;
+    /// let (dispatch, guard) = layer_safe::builder()
+    ///     .filter("warn,my_app=trace")
+    ///     .writer(std::io::sink())
+    ///     .build()
+    ///     .unwrap();
+    /// tracing::dispatcher::with_default(&dispatch, || {
+    ///     tracing::info!("below warn: filtered out");
+    ///     tracing::warn!("written");
+    ///     tracing::trace!(target: "my_app", "written");
+    /// });
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 2);
     /// ```
     pub fn filter(mut self, directives: impl Into<String>) -> Self {
         self.filter = Filter::Directives(directives.into());
@@ -257,8 +348,18 @@ impl Builder {
     /// A ready-made `EnvFilter`.
     ///
     /// ```
-    /// let builder = layer_safe::builder().env_filter(tracing_subscriber::EnvFilter::new("debug"));
-    /// # drop(builder);
+    /// # use std::time::Duration;
+    /// let (dispatch, guard) = layer_safe::builder()
+    ///     .env_filter(tracing_subscriber::EnvFilter::new("debug"))
+    ///     .writer(std::io::sink())
+    ///     .build()
+    ///     .unwrap();
+    /// tracing::dispatcher::with_default(&dispatch, || {
+    ///     tracing::debug!("written");
+    ///     tracing::trace!("filtered out");
+    /// });
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 1);
     /// ```
     pub fn env_filter(mut self, filter: EnvFilter) -> Self {
         self.filter = Filter::Built(Box::new(filter));
@@ -269,8 +370,12 @@ impl Builder {
     /// usually binds first).
     ///
     /// ```
-    /// let builder = layer_safe::builder().capacity(8192);
-    /// # drop(builder);
+    /// use layer_safe::{sink::ConfigError, InitError};
+    /// let builder = layer_safe::builder().writer(std::io::sink());
+    /// assert!(builder.capacity(8192).build().is_ok());
+    ///
+    /// let zero = layer_safe::builder().capacity(0).build();
+    /// assert!(matches!(zero, Err(InitError::Sink(ConfigError::Capacity { got: 0 }))));
     /// ```
     pub fn capacity(mut self, records: usize) -> Self {
         self.sink = self.sink.capacity(records);
@@ -280,8 +385,13 @@ impl Builder {
     /// The most bytes queued (default 64 MiB).
     ///
     /// ```
-    /// let builder = layer_safe::builder().byte_budget(16 << 20);
-    /// # drop(builder);
+    /// use layer_safe::{sink::ConfigError, InitError};
+    /// let builder = layer_safe::builder().writer(std::io::sink());
+    /// assert!(builder.byte_budget(16 << 20).build().is_ok());
+    ///
+    /// // The budget must hold at least one record of the largest size.
+    /// let small = layer_safe::builder().max_record(4096).byte_budget(1024).build();
+    /// assert!(matches!(small, Err(InitError::Sink(ConfigError::ByteBudget { got: 1024, .. }))));
     /// ```
     pub fn byte_budget(mut self, bytes: usize) -> Self {
         self.sink = self.sink.byte_budget(bytes);
@@ -291,8 +401,23 @@ impl Builder {
     /// The largest record (default 64 KiB); longer fields are cut to fit.
     ///
     /// ```
-    /// let builder = layer_safe::builder().max_record(16 << 10);
-    /// # drop(builder);
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use std::time::Duration;
+    /// # let out = Buf::default();
+    /// let (dispatch, guard) = layer_safe::builder().max_record(16 << 10).writer(out.clone()).build().unwrap();
+    /// let huge = "x".repeat(100_000);
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!(%huge, "big"));
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 1);
+    /// let line = out.text();
+    /// assert!(line.len() <= 16 << 10 && line.contains("truncated"));
     /// ```
     pub fn max_record(mut self, bytes: usize) -> Self {
         self.sink = self.sink.max_record(bytes);
@@ -304,8 +429,14 @@ impl Builder {
     /// ```
     /// use std::time::Duration;
     /// use layer_safe::sink::Overflow;
-    /// let builder = layer_safe::builder().overflow(Overflow::Block { timeout: Duration::from_millis(5) });
-    /// # drop(builder);
+    /// let (dispatch, guard) = layer_safe::builder()
+    ///     .overflow(Overflow::Block { timeout: Duration::from_millis(5) })
+    ///     .writer(std::io::sink())
+    ///     .build()
+    ///     .unwrap();
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("room to spare: not blocked"));
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 1);
     /// ```
     pub fn overflow(mut self, overflow: Overflow) -> Self {
         self.sink = self.sink.overflow(overflow);
@@ -316,8 +447,13 @@ impl Builder {
     /// `WARN` are shed (default 80).
     ///
     /// ```
-    /// let builder = layer_safe::builder().high_water_mark(90);
-    /// # drop(builder);
+    /// use layer_safe::{sink::ConfigError, InitError};
+    /// let builder = layer_safe::builder().writer(std::io::sink());
+    /// assert!(builder.high_water_mark(90).build().is_ok());
+    ///
+    /// // A percentage, from 1 to 100 (100: never shed).
+    /// let zero = layer_safe::builder().high_water_mark(0).build();
+    /// assert!(matches!(zero, Err(InitError::Sink(ConfigError::HighWaterMark { got: 0 }))));
     /// ```
     pub fn high_water_mark(mut self, percent: u8) -> Self {
         self.sink = self.sink.high_water_mark(percent);
@@ -329,8 +465,14 @@ impl Builder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let builder = layer_safe::builder().flush_deadline(Duration::from_millis(500));
-    /// # drop(builder);
+    /// let guard = layer_safe::builder()
+    ///     .flush_deadline(Duration::from_secs(5))
+    ///     .writer(std::io::sink())
+    ///     .try_init()
+    ///     .unwrap();
+    /// tracing::info!("queued");
+    /// drop(guard); // writes it, waiting at most 5 s
+    /// assert_eq!(layer_safe::stats().unwrap().written, 1);
     /// ```
     pub fn flush_deadline(mut self, deadline: Duration) -> Self {
         self.sink = self.sink.flush_deadline(deadline);
@@ -341,8 +483,14 @@ impl Builder {
     /// `Report` in release builds). `LAYER_SAFE_POLICY` overrides it.
     ///
     /// ```
-    /// let builder = layer_safe::builder().policy(layer_safe::Policy::Report);
-    /// # drop(builder);
+    /// # std::env::remove_var(layer_safe::Policy::ENV_VAR); // it would override
+    /// let guard = layer_safe::builder()
+    ///     .policy(layer_safe::Policy::Report)
+    ///     .writer(std::io::sink())
+    ///     .try_init()
+    ///     .unwrap();
+    /// assert_eq!(layer_safe::policy(), layer_safe::Policy::Report);
+    /// # drop(guard);
     /// ```
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = Some(policy);
@@ -354,10 +502,25 @@ impl Builder {
     /// again replaces its value.
     ///
     /// ```
-    /// let builder = layer_safe::builder()
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use std::time::Duration;
+    /// # let out = Buf::default();
+    /// let (dispatch, guard) = layer_safe::builder()
     ///     .static_field("service", "checkout")
-    ///     .static_field("version", env!("CARGO_PKG_VERSION"));
-    /// # drop(builder);
+    ///     .static_field("version", env!("CARGO_PKG_VERSION"))
+    ///     .writer(out.clone())
+    ///     .build()
+    ///     .unwrap();
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("hi"));
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert!(out.text().contains(r#""service":"checkout""#));
     /// ```
     pub fn static_field(self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
         let (key, value) = (key.into(), value.into());
@@ -368,9 +531,26 @@ impl Builder {
     /// names, file and line, the timestamp format).
     ///
     /// ```
-    /// let builder = layer_safe::builder()
-    ///     .configure_layer(|layer| layer.flatten_event(true).with_thread_names(true));
-    /// # drop(builder);
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use std::time::Duration;
+    /// # let out = Buf::default();
+    /// let (dispatch, guard) = layer_safe::builder()
+    ///     .configure_layer(|layer| layer.flatten_event(true).with_thread_names(true))
+    ///     .writer(out.clone())
+    ///     .build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("hi"));
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// let line: serde_json::Value = serde_json::from_str(out.text().trim_end())?;
+    /// assert_eq!(line["message"], "hi"); // flattened: not under "fields"
+    /// assert_eq!(line["threadName"], "main");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn configure_layer(
         mut self,
@@ -385,9 +565,26 @@ impl Builder {
     /// it logs is contained too.
     ///
     /// ```
-    /// let builder = layer_safe::builder()
-    ///     .with_layer(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
-    /// # drop(builder);
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use std::time::Duration;
+    /// let mine = Buf::default(); // what the extra layer writes
+    /// let w = mine.clone();
+    /// let (dispatch, guard) = layer_safe::builder()
+    ///     .with_layer(tracing_subscriber::fmt::layer().with_writer(move || w.clone()))
+    ///     .writer(std::io::sink())
+    ///     .build()
+    ///     .unwrap();
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("to both"));
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 1);
+    /// assert!(mine.text().contains("to both"));
     /// ```
     pub fn with_layer<L>(mut self, layer: L) -> Self
     where
@@ -400,8 +597,16 @@ impl Builder {
     /// Whether `init` forwards the `log` crate's records (default `true`).
     ///
     /// ```
-    /// let builder = layer_safe::builder().log_bridge(false);
-    /// # drop(builder);
+    /// # use std::time::Duration;
+    /// let guard = layer_safe::builder()
+    ///     .log_bridge(false)
+    ///     .writer(std::io::sink())
+    ///     .try_init()
+    ///     .unwrap();
+    /// log::info!("not forwarded");
+    /// tracing::info!("written");
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 1);
     /// ```
     pub fn log_bridge(mut self, on: bool) -> Self {
         self.log_bridge = on;
@@ -412,8 +617,15 @@ impl Builder {
     /// `ERROR` event and flushes (default `true`).
     ///
     /// ```
-    /// let builder = layer_safe::builder().panic_hook(false);
-    /// # drop(builder);
+    /// # use std::time::Duration;
+    /// let guard = layer_safe::builder()
+    ///     .panic_hook(false)
+    ///     .writer(std::io::sink())
+    ///     .try_init()
+    ///     .unwrap();
+    /// assert!(std::panic::catch_unwind(|| panic!("not logged")).is_err());
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 0);
     /// ```
     pub fn panic_hook(mut self, on: bool) -> Self {
         self.panic_hook = on;

@@ -20,8 +20,17 @@ impl Builder {
     /// scale), so it is opt-in.
     ///
     /// ```
-    /// let builder = layer_safe::builder().filter_reloading(true);
-    /// # drop(builder);
+    /// # use std::time::Duration;
+    /// let guard = layer_safe::builder()
+    ///     .filter_reloading(true)
+    ///     .writer(std::io::sink())
+    ///     .try_init()
+    ///     .unwrap();
+    /// tracing::info!("written");
+    /// layer_safe::set_filter("warn").unwrap();
+    /// tracing::info!("filtered out");
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 1);
     /// ```
     pub fn filter_reloading(mut self, on: bool) -> Self {
         self.filter_reloading = on;
@@ -39,8 +48,19 @@ impl Builder {
     /// `configure_layer(|l| l.rate_limit(RateLimit::new(events_per_second, burst)))`.
     ///
     /// ```
-    /// let builder = layer_safe::builder().rate_limit_per_callsite(100, 20);
-    /// # drop(builder);
+    /// # use std::time::Duration;
+    /// let (dispatch, guard) = layer_safe::builder()
+    ///     .rate_limit_per_callsite(1, 20)
+    ///     .writer(std::io::sink())
+    ///     .build()
+    ///     .unwrap();
+    /// tracing::dispatcher::with_default(&dispatch, || {
+    ///     for i in 0..100 {
+    ///         tracing::info!(i, "storm"); // a burst of 20 gets through
+    ///     }
+    /// });
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert!(guard.stats().dropped.rate_limited > 0);
     /// ```
     pub fn rate_limit_per_callsite(self, events_per_second: u32, burst: u32) -> Self {
         let limit = crate::RateLimit::new(events_per_second, burst);
@@ -54,10 +74,12 @@ impl Builder {
     /// [`RollingByTime`](crate::sink::writers::RollingByTime) for the names.
     ///
     /// ```
+    /// # let dir = tempfile::tempdir()?;
     /// let builder = layer_safe::builder()
-    ///     .rolling_by_size("app.log", 100 << 20, 10)
+    ///     .rolling_by_size(dir.path().join("app.log"), 100 << 20, 10)
     ///     .compress(true);
-    /// # drop(builder);
+    /// assert!(builder.build().is_ok());
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     #[cfg(feature = "compress")]
     pub fn compress(mut self, on: bool) -> Self {
@@ -73,8 +95,10 @@ impl Builder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let builder = layer_safe::builder().metrics_interval(Duration::from_secs(15));
-    /// # drop(builder);
+    /// let builder = layer_safe::builder()
+    ///     .metrics_interval(Duration::from_secs(15))
+    ///     .writer(std::io::sink());
+    /// assert!(builder.build().is_ok());
     /// ```
     #[cfg(feature = "metrics")]
     pub fn metrics_interval(mut self, interval: std::time::Duration) -> Self {

@@ -44,12 +44,14 @@ const MIN_MAX_RECORD: usize = 64;
 /// use layer_safe::sink::Overflow;
 ///
 /// // An audit log: wait up to 50 ms for room, then drop (and count).
-/// let (sink, _guard) = layer_safe::Sink::builder()
+/// let (sink, guard) = layer_safe::Sink::builder()
 ///     .overflow(Overflow::Block { timeout: Duration::from_millis(50) })
 ///     .writer(std::io::sink())
 ///     .build()
 ///     .unwrap();
-/// # drop(sink);
+/// assert!(sink.submit(tracing_core::Level::INFO, b"{}\n".to_vec()).is_ok());
+/// assert!(guard.flush(Duration::from_secs(5)));
+/// assert_eq!(guard.stats().written, 1);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -181,7 +183,9 @@ impl Error for ConfigError {
 ///     .flush_interval(Duration::from_millis(50))
 ///     .writer(std::io::sink())
 ///     .build()?;
-/// # drop((sink, guard));
+/// assert_eq!(sink.max_record(), 16 << 10);
+/// assert!(sink.submit(tracing_core::Level::INFO, b"{}\n".to_vec()).is_ok());
+/// assert!(guard.flush(Duration::from_secs(5)));
 /// # Ok::<(), layer_safe::sink::ConfigError>(())
 /// ```
 pub struct SinkBuilder {
@@ -240,8 +244,28 @@ impl SinkBuilder {
     /// # Examples
     ///
     /// ```
-    /// let builder = layer_safe::Sink::builder().capacity(1024);
-    /// # drop(builder);
+    /// # use std::sync::mpsc;
+    /// # struct Held(Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>);
+    /// # impl std::io::Write for Held {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+    /// #         if let Some((entered, go)) = self.0.take() { entered.send(()).ok(); go.recv().ok(); }
+    /// #         Ok(b.len())
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # let ((entered_tx, entered), (go, go_rx)) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    /// # let held = Held(Some((entered_tx, go_rx))); // its first write waits for `go`
+    /// # use std::time::Duration;
+    /// use tracing_core::Level;
+    /// let (sink, guard) = layer_safe::Sink::builder().capacity(2).writer(held).build().unwrap();
+    /// let submit = || sink.submit(Level::WARN, b"{}\n".to_vec());
+    /// submit().unwrap();
+    /// entered.recv().unwrap(); // the worker is writing that one, and waits
+    /// let queued = (0..4).filter(|_| submit().is_ok()).count();
+    /// go.send(()).unwrap();
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(queued, 2); // two fit the queue, two do not
+    /// assert_eq!(guard.stats().dropped.queue_full, 2);
     /// ```
     pub fn capacity(mut self, records: usize) -> Self {
         self.capacity = records;
@@ -253,8 +277,13 @@ impl SinkBuilder {
     /// # Examples
     ///
     /// ```
-    /// let builder = layer_safe::Sink::builder().byte_budget(8 << 20);
-    /// # drop(builder);
+    /// use layer_safe::{sink::ConfigError, Sink};
+    /// let builder = Sink::builder().writer(std::io::sink());
+    /// assert!(builder.byte_budget(8 << 20).build().is_ok());
+    ///
+    /// // The budget must hold at least one record of the largest size.
+    /// let small = Sink::builder().max_record(4096).byte_budget(1024).build();
+    /// assert!(matches!(small, Err(ConfigError::ByteBudget { got: 1024, max_record: 4096 })));
     /// ```
     pub fn byte_budget(mut self, bytes: usize) -> Self {
         self.byte_budget = bytes;
@@ -268,8 +297,23 @@ impl SinkBuilder {
     /// # Examples
     ///
     /// ```
-    /// let builder = layer_safe::Sink::builder().max_record(4096);
-    /// # drop(builder);
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use std::time::Duration;
+    /// # let out = Buf::default();
+    /// let (sink, guard) = layer_safe::Sink::builder().max_record(4096).writer(out.clone()).build().unwrap();
+    /// assert_eq!(sink.max_record(), 4096);
+    /// let long = format!("{{\"message\":\"{}\"}}\n", "x".repeat(10_000));
+    /// sink.submit(tracing_core::Level::INFO, long.into_bytes()).unwrap();
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().truncated, 1);
+    /// assert!(out.text().len() <= 4096); // cut, with a marker
     /// ```
     pub fn max_record(mut self, bytes: usize) -> Self {
         self.max_record = bytes;
@@ -281,9 +325,33 @@ impl SinkBuilder {
     /// # Examples
     ///
     /// ```
+    /// # use std::sync::mpsc;
+    /// # struct Held(Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>);
+    /// # impl std::io::Write for Held {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+    /// #         if let Some((entered, go)) = self.0.take() { entered.send(()).ok(); go.recv().ok(); }
+    /// #         Ok(b.len())
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # let ((entered_tx, entered), (go, go_rx)) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    /// # let held = Held(Some((entered_tx, go_rx))); // its first write waits for `go`
+    /// # use std::time::Duration;
     /// use layer_safe::sink::Overflow;
-    /// let builder = layer_safe::Sink::builder().overflow(Overflow::DropOldest);
-    /// # drop(builder);
+    /// use tracing_core::Level;
+    /// let (sink, guard) = layer_safe::Sink::builder()
+    ///     .capacity(2)
+    ///     .overflow(Overflow::DropOldest)
+    ///     .writer(held)
+    ///     .build()
+    ///     .unwrap();
+    /// let submit = || sink.submit(Level::WARN, b"{}\n".to_vec());
+    /// submit().unwrap();
+    /// entered.recv().unwrap(); // the writer is held: the queue fills
+    /// assert!((0..3).all(|_| submit().is_ok())); // the newest always gets in
+    /// go.send(()).unwrap();
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().dropped.queue_full, 1); // the oldest made room
     /// ```
     pub fn overflow(mut self, policy: Overflow) -> Self {
         self.overflow = policy;
@@ -297,8 +365,34 @@ impl SinkBuilder {
     /// # Examples
     ///
     /// ```
-    /// let builder = layer_safe::Sink::builder().high_water_mark(90);
-    /// # drop(builder);
+    /// # use std::sync::mpsc;
+    /// # struct Held(Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>);
+    /// # impl std::io::Write for Held {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+    /// #         if let Some((entered, go)) = self.0.take() { entered.send(()).ok(); go.recv().ok(); }
+    /// #         Ok(b.len())
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # let ((entered_tx, entered), (go, go_rx)) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    /// # let held = Held(Some((entered_tx, go_rx))); // its first write waits for `go`
+    /// # use std::time::Duration;
+    /// use tracing_core::Level;
+    /// let (sink, guard) = layer_safe::Sink::builder()
+    ///     .capacity(10)
+    ///     .high_water_mark(50)
+    ///     .writer(held)
+    ///     .build()
+    ///     .unwrap();
+    /// let submit = |level| sink.submit(level, b"{}\n".to_vec());
+    /// submit(Level::INFO).unwrap();
+    /// entered.recv().unwrap(); // the writer is held: the queue fills
+    /// let infos = (0..8).filter(|_| submit(Level::INFO).is_ok()).count();
+    /// assert!(infos < 8);
+    /// assert!(submit(Level::WARN).is_ok()); // above the mark, warnings still get in
+    /// go.send(()).unwrap();
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().dropped.shed, 8 - infos as u64);
     /// ```
     pub fn high_water_mark(mut self, percent: u8) -> Self {
         self.high_water_percent = percent;
@@ -311,9 +405,31 @@ impl SinkBuilder {
     /// # Examples
     ///
     /// ```
+    /// # use std::sync::mpsc;
+    /// # struct Held(Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>);
+    /// # impl std::io::Write for Held {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+    /// #         if let Some((entered, go)) = self.0.take() { entered.send(()).ok(); go.recv().ok(); }
+    /// #         Ok(b.len())
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # let ((entered_tx, entered), (go, go_rx)) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    /// # let held = Held(Some((entered_tx, go_rx))); // its first write waits for `go`
     /// use std::time::Duration;
-    /// let builder = layer_safe::Sink::builder().flush_deadline(Duration::from_secs(3));
-    /// # drop(builder);
+    /// let (sink, guard) = layer_safe::Sink::builder()
+    ///     .flush_deadline(Duration::from_millis(100))
+    ///     .writer(held)
+    ///     .build()
+    ///     .unwrap();
+    /// sink.submit(tracing_core::Level::INFO, b"{}\n".to_vec()).unwrap();
+    /// entered.recv().unwrap(); // the writer is stuck on that record
+    /// sink.submit(tracing_core::Level::INFO, b"{}\n".to_vec()).unwrap();
+    /// drop(guard); // gives up after 100 ms
+    /// let stats = sink.stats();
+    /// assert_eq!(stats.written, 0);
+    /// assert!(stats.dropped.shutdown >= 1);
+    /// # drop(go);
     /// ```
     pub fn flush_deadline(mut self, deadline: Duration) -> Self {
         self.flush_deadline = deadline;
@@ -327,8 +443,12 @@ impl SinkBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let builder = layer_safe::Sink::builder().flush_interval(Duration::from_millis(20));
-    /// # drop(builder);
+    /// use layer_safe::{sink::ConfigError, Sink};
+    /// let builder = Sink::builder().writer(std::io::sink());
+    /// assert!(builder.flush_interval(Duration::from_millis(20)).build().is_ok());
+    ///
+    /// let zero = Sink::builder().flush_interval(Duration::ZERO).build();
+    /// assert!(matches!(zero, Err(ConfigError::FlushInterval { .. })));
     /// ```
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
@@ -343,11 +463,15 @@ impl SinkBuilder {
     /// # Examples
     ///
     /// ```
+    /// # use std::time::Duration;
     /// let dir = tempfile::tempdir()?;
     /// let file = layer_safe::sink::writers::append_file(dir.path().join("app.log"))?;
-    /// let builder = layer_safe::Sink::builder().writer(file);
-    /// # drop(builder);
-    /// # Ok::<(), std::io::Error>(())
+    /// let (sink, guard) = layer_safe::Sink::builder().writer(file).build()?;
+    /// sink.submit(tracing_core::Level::INFO, b"{\"message\":\"on disk\"}\n".to_vec()).unwrap();
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// let text = std::fs::read_to_string(dir.path().join("app.log"))?;
+    /// assert_eq!(text, "{\"message\":\"on disk\"}\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.writer = Some(Box::new(writer));
@@ -436,8 +560,11 @@ impl SinkBuilder {
     /// # Examples
     ///
     /// ```
+    /// # use std::time::Duration;
     /// let (sink, guard) = layer_safe::Sink::builder().writer(std::io::sink()).build()?;
-    /// # drop((sink, guard));
+    /// sink.submit(tracing_core::Level::INFO, b"{}\n".to_vec()).unwrap();
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().written, 1);
     /// # Ok::<(), layer_safe::sink::ConfigError>(())
     /// ```
     pub fn build(self) -> Result<(Sink, FlushGuard), ConfigError> {

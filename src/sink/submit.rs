@@ -38,12 +38,25 @@ impl Sink {
     ///
     /// ```
     /// use tracing_core::Level;
-    /// # let (sink, _guard) = layer_safe::Sink::builder().writer(std::io::sink()).build().unwrap();
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use std::time::Duration;
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// let mut record = sink.buffer();
-    /// record.extend_from_slice(b"{\"level\":\"ERROR\",\"fields\":{\"message\":\"disk full\"}}\n");
+    /// record.extend_from_slice(b"{\"level\":\"ERROR\",\"fields\":{\"message\":\"disk full\"}}");
     /// if let Err(reason) = sink.submit(Level::ERROR, record) {
     ///     eprintln!("dropped: {}", reason.as_str());
     /// }
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// // Written as one line: the missing `\n` was added.
+    /// assert_eq!(out.text(), "{\"level\":\"ERROR\",\"fields\":{\"message\":\"disk full\"}}\n");
     /// ```
     #[inline]
     pub fn submit(&self, level: Level, mut record: Vec<u8>) -> Result<(), DropReason> {

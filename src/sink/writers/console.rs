@@ -11,11 +11,14 @@ use std::io::{self, Write};
 /// # Examples
 ///
 /// ```
-/// let (sink, _guard) = layer_safe::Sink::builder()
+/// # use std::time::Duration;
+/// let (sink, guard) = layer_safe::Sink::builder()
 ///     .writer(layer_safe::sink::writers::stderr())
 ///     .build()
 ///     .unwrap();
-/// # drop(sink);
+/// sink.submit(tracing_core::Level::INFO, b"{\"message\":\"to stderr\"}\n".to_vec()).unwrap();
+/// assert!(guard.flush(Duration::from_secs(5)));
+/// assert_eq!(guard.stats().written, 1);
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Console {
@@ -27,8 +30,10 @@ pub struct Console {
 /// # Examples
 ///
 /// ```
-/// let out = layer_safe::sink::writers::stdout();
-/// # drop(out);
+/// use std::io::Write;
+/// let mut out = layer_safe::sink::writers::stdout();
+/// assert!(out.write_all(b"one line\n").is_ok());
+/// assert!(out.flush().is_ok());
 /// ```
 pub fn stdout() -> Console {
     Console { stderr: false }
@@ -39,8 +44,10 @@ pub fn stdout() -> Console {
 /// # Examples
 ///
 /// ```
-/// let err = layer_safe::sink::writers::stderr();
-/// # drop(err);
+/// use std::io::Write;
+/// let mut err = layer_safe::sink::writers::stderr();
+/// assert!(err.write_all(b"one line\n").is_ok());
+/// assert!(err.flush().is_ok());
 /// ```
 pub fn stderr() -> Console {
     Console { stderr: true }

@@ -66,11 +66,14 @@ pub fn append_file(path: impl AsRef<Path>) -> io::Result<AppendFile> {
 ///
 /// ```
 /// use layer_safe::sink::writers::{rolling_by_time, Rotation};
-///
+/// # use std::time::Duration;
 /// let dir = tempfile::tempdir()?;
 /// let daily = rolling_by_time(dir.path(), "app.log", Rotation::DAILY, 7)?;
-/// let (sink, _guard) = layer_safe::Sink::builder().writer(daily).build().unwrap();
-/// # drop(sink);
+/// let (sink, guard) = layer_safe::Sink::builder().writer(daily).build().unwrap();
+/// sink.submit(tracing_core::Level::INFO, b"{}\n".to_vec()).unwrap();
+/// assert!(guard.flush(Duration::from_secs(5)));
+/// let file = std::fs::read_dir(dir.path())?.next().unwrap()?.file_name();
+/// assert!(file.to_string_lossy().starts_with("app.log.")); // app.log.2026-12-02
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn rolling_by_time(

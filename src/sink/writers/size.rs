@@ -32,13 +32,21 @@ use super::file::{open_lines, Lines};
 /// # Examples
 ///
 /// ```
+/// use std::io::Write;
 /// use layer_safe::sink::writers::RollingBySize;
 ///
 /// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.log");
 /// // app.log plus at most 5 rotated files of about 10 MiB each.
-/// let files = RollingBySize::new(dir.path().join("app.log"), 10 << 20, 5)?;
-/// let (sink, _guard) = layer_safe::Sink::builder().writer(files).build().unwrap();
-/// # drop(sink);
+/// let files = RollingBySize::new(&path, 10 << 20, 5)?;
+/// # drop(files);
+/// // With 64 bytes, a second 40-byte line starts a new file.
+/// let mut small = RollingBySize::new(&path, 64, 5)?;
+/// small.write_all(format!("{}\n", "a".repeat(39)).as_bytes())?;
+/// small.write_all(format!("{}\n", "b".repeat(39)).as_bytes())?;
+/// small.flush()?;
+/// assert!(std::fs::read_to_string(dir.path().join("app.log.1"))?.starts_with('a'));
+/// assert!(std::fs::read_to_string(&path)?.starts_with('b'));
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
@@ -75,8 +83,13 @@ impl RollingBySize {
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
-    /// let files = layer_safe::sink::writers::RollingBySize::new(dir.path().join("a.log"), 1 << 20, 3)?;
+    /// use layer_safe::sink::writers::RollingBySize;
+    /// let files = RollingBySize::new(dir.path().join("a.log"), 1 << 20, 3)?;
+    /// assert!(dir.path().join("a.log").exists()); // opened at once
     /// # drop(files);
+    ///
+    /// let zero = RollingBySize::new(dir.path().join("b.log"), 0, 3).unwrap_err();
+    /// assert_eq!(zero.kind(), std::io::ErrorKind::InvalidInput);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn new(path: impl Into<PathBuf>, max_bytes: u64, keep: usize) -> io::Result<Self> {

@@ -121,9 +121,11 @@ impl std::fmt::Debug for StatsHandle {
 ///
 /// let subscriber = tracing_subscriber::registry()
 ///     .with(tracing_subscriber::EnvFilter::new("info"))
-///     .with(tracing_subscriber::fmt::layer())
+///     .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
 ///     .guarded();
-/// # drop(subscriber);
+/// let stats = subscriber.stats_handle();
+/// tracing::subscriber::with_default(subscriber, || tracing::info!("inside the guard"));
+/// assert!(stats.snapshot().is_clean());
 /// ```
 pub trait GuardedExt: Subscriber + Sized + 'static {
     /// Wraps `self` so that the whole stack runs inside the logging path.
@@ -192,8 +194,12 @@ impl<S> Guarded<S> {
     /// # Examples
     ///
     /// ```
-    /// let subscriber = layer_safe::Guarded::new(tracing_subscriber::registry());
-    /// let _registry: &tracing_subscriber::Registry = subscriber.inner();
+    /// use tracing::Subscriber as _;
+    /// use tracing_subscriber::prelude::*;
+    /// let filtered = tracing_subscriber::registry().with(tracing_subscriber::EnvFilter::new("warn"));
+    /// let subscriber = layer_safe::Guarded::new(filtered);
+    /// let hint = subscriber.inner().max_level_hint();
+    /// assert_eq!(hint, Some(tracing::level_filters::LevelFilter::WARN));
     /// ```
     pub fn inner(&self) -> &S {
         &self.inner

@@ -42,13 +42,30 @@ use span_cache::SpanFields;
 ///
 /// ```
 /// use layer_safe::{JsonLayer, Timestamp};
-///
-/// # fn demo(sink: layer_safe::Sink) {
+/// # use tracing_subscriber::prelude::*;
+/// # use layer_safe::GuardedExt as _;
+/// # use std::sync::{Arc, Mutex};
+/// # #[derive(Clone, Default)]
+/// # struct Buf(Arc<Mutex<Vec<u8>>>);
+/// # impl std::io::Write for Buf {
+/// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// # }
+/// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+/// # let out = Buf::default();
+/// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+/// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+/// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+/// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+/// #     out.text()
+/// # };
 /// let layer = JsonLayer::builder(sink)
 ///     .timestamp(Timestamp::UnixNanos) // "timestamp":1795903782123456789
 ///     .build();
-/// # drop(layer);
-/// # }
+/// let line = run(layer, &|| tracing::info!("hi"));
+/// let v: serde_json::Value = serde_json::from_str(&line)?;
+/// assert!(v["timestamp"].is_u64());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -70,14 +87,29 @@ pub enum Timestamp {
 /// ```
 /// use std::io::IsTerminal;
 /// use layer_safe::{JsonLayer, LineFormat};
-///
-/// # fn demo(sink: layer_safe::Sink) {
+/// # use tracing_subscriber::prelude::*;
+/// # use layer_safe::GuardedExt as _;
+/// # use std::sync::{Arc, Mutex};
+/// # #[derive(Clone, Default)]
+/// # struct Buf(Arc<Mutex<Vec<u8>>>);
+/// # impl std::io::Write for Buf {
+/// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// # }
+/// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+/// # let out = Buf::default();
+/// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+/// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+/// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+/// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+/// #     out.text()
+/// # };
 /// let layer = JsonLayer::builder(sink)
 ///     .format(LineFormat::Text)
 ///     .ansi(std::io::stderr().is_terminal())
 ///     .build();
-/// # drop(layer);
-/// # }
+/// let line = run(layer, &|| tracing::info!("hi"));
+/// assert!(line.contains("hi") && !line.contains('{'));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

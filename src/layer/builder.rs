@@ -56,8 +56,23 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 ///
 /// ```
 /// use layer_safe::{JsonLayer, Timestamp};
-///
-/// # fn demo(sink: layer_safe::Sink) {
+/// # use tracing_subscriber::prelude::*;
+/// # use layer_safe::GuardedExt as _;
+/// # use std::sync::{Arc, Mutex};
+/// # #[derive(Clone, Default)]
+/// # struct Buf(Arc<Mutex<Vec<u8>>>);
+/// # impl std::io::Write for Buf {
+/// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// # }
+/// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+/// # let out = Buf::default();
+/// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+/// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+/// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+/// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+/// #     out.text()
+/// # };
 /// let layer = JsonLayer::builder(sink)
 ///     .flatten_event(true)
 ///     .with_span_list(false)
@@ -66,8 +81,13 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 ///     .static_field("version", env!("CARGO_PKG_VERSION"))
 ///     .timestamp(Timestamp::UnixNanos)
 ///     .build();
-/// # drop(layer);
-/// # }
+/// let line = run(layer, &|| tracing::info!(user_id = 42, "hi"));
+/// let v: serde_json::Value = serde_json::from_str(&line)?;
+/// assert_eq!((&v["message"], &v["user_id"]), (&"hi".into(), &42.into()));
+/// assert_eq!(v["service"], "checkout");
+/// assert_eq!(v["threadName"], "main");
+/// assert!(v["timestamp"].is_u64() && v.get("spans").is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct JsonLayerBuilder {
@@ -123,12 +143,29 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
     /// let layer = layer_safe::JsonLayer::builder(sink)
     ///     .format(layer_safe::LineFormat::Text)
     ///     .build();
-    /// # drop(layer);
-    /// # }
+    /// let line = run(layer, &|| tracing::info!(user_id = 42, "hi"));
+    /// assert!(line.contains("hi") && line.contains("user_id=42"));
+    /// assert!(!line.contains('{'));
     /// ```
     pub fn format(mut self, format: LineFormat) -> Self {
         self.format = format;
@@ -142,15 +179,29 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// use std::io::IsTerminal;
-    ///
-    /// # fn demo(sink: layer_safe::Sink) {
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
     /// let layer = layer_safe::JsonLayer::builder(sink)
     ///     .format(layer_safe::LineFormat::Text)
-    ///     .ansi(std::io::stderr().is_terminal())
+    ///     .ansi(true) // typically `std::io::stderr().is_terminal()`
     ///     .build();
-    /// # drop(layer);
-    /// # }
+    /// let line = run(layer, &|| tracing::info!("hi"));
+    /// assert!(line.contains("\x1b[")); // colour codes, though no terminal
     /// ```
     pub fn ansi(mut self, ansi: bool) -> Self {
         self.ansi = ansi;
@@ -162,12 +213,30 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
     /// let layer = layer_safe::JsonLayer::builder(sink)
     ///     .timestamp(layer_safe::Timestamp::UnixNanos)
     ///     .build();
-    /// # drop(layer);
-    /// # }
+    /// let line = run(layer, &|| tracing::info!("hi"));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert!(v["timestamp"].is_u64()); // "timestamp":1795903782123456789
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn timestamp(mut self, timestamp: Timestamp) -> Self {
         self.timestamp = timestamp;
@@ -181,11 +250,30 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
     /// // {"timestamp":"...","level":"INFO","message":"hi","user_id":42,"target":"app"}
     /// let layer = layer_safe::JsonLayer::builder(sink).flatten_event(true).build();
-    /// # drop(layer);
-    /// # }
+    /// let line = run(layer, &|| tracing::info!(user_id = 42, "hi"));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert_eq!((&v["message"], &v["user_id"]), (&"hi".into(), &42.into()));
+    /// assert!(v.get("fields").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn flatten_event(mut self, flatten: bool) -> Self {
         self.flatten_event = flatten;
@@ -199,15 +287,36 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
     /// let layer = layer_safe::JsonLayer::builder(sink)
     ///     .flatten_event(true)
     ///     .flatten_span_fields(true)
     ///     .with_current_span(false)
     ///     .with_span_list(false)
     ///     .build();
-    /// # drop(layer);
-    /// # }
+    /// let line = run(layer, &|| {
+    ///     let _span = tracing::info_span!("request", method = "GET").entered();
+    ///     tracing::info!("hi");
+    /// });
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert_eq!((&v["message"], &v["method"]), (&"hi".into(), &"GET".into()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn flatten_span_fields(mut self, flatten: bool) -> Self {
         self.flatten_spans = flatten;
@@ -219,10 +328,32 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
-    /// let layer = layer_safe::JsonLayer::builder(sink).with_current_span(false).build();
-    /// # drop(layer);
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
     /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_current_span(false).build();
+    /// let line = run(layer, &|| {
+    ///     let _span = tracing::info_span!("request").entered();
+    ///     tracing::info!("hi");
+    /// });
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert!(v.get("span").is_none());
+    /// assert_eq!(v["spans"][0]["name"], "request");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_current_span(mut self, on: bool) -> Self {
         self.current_span = on;
@@ -234,10 +365,32 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
-    /// let layer = layer_safe::JsonLayer::builder(sink).with_span_list(false).build();
-    /// # drop(layer);
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
     /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_span_list(false).build();
+    /// let line = run(layer, &|| {
+    ///     let _span = tracing::info_span!("request").entered();
+    ///     tracing::info!("hi");
+    /// });
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert!(v.get("spans").is_none());
+    /// assert_eq!(v["span"]["name"], "request");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_span_list(mut self, on: bool) -> Self {
         self.span_list = on;
@@ -249,10 +402,28 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
-    /// let layer = layer_safe::JsonLayer::builder(sink).with_target(false).build();
-    /// # drop(layer);
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
     /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_target(false).build();
+    /// let line = run(layer, &|| tracing::info!(target: "app", "hi"));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert!(v.get("target").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_target(mut self, on: bool) -> Self {
         self.target = on;
@@ -264,13 +435,31 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
     /// let layer = layer_safe::JsonLayer::builder(sink)
     ///     .with_file(true)
     ///     .with_line_number(true)
     ///     .build();
-    /// # drop(layer);
-    /// # }
+    /// let line = run(layer, &|| tracing::info!("hi"));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert!(v["filename"].is_string() && v["line_number"].is_u64());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_file(mut self, on: bool) -> Self {
         self.file = on;
@@ -282,10 +471,29 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
-    /// let layer = layer_safe::JsonLayer::builder(sink).with_line_number(true).build();
-    /// # drop(layer);
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
     /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_line_number(true).build();
+    /// let line = run(layer, &|| tracing::info!("hi"));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert!(v["line_number"].is_u64());
+    /// assert!(v.get("filename").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_line_number(mut self, on: bool) -> Self {
         self.line = on;
@@ -298,10 +506,28 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
-    /// let layer = layer_safe::JsonLayer::builder(sink).with_thread_names(true).build();
-    /// # drop(layer);
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
     /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_thread_names(true).build();
+    /// let line = run(layer, &|| tracing::info!("hi"));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert_eq!(v["threadName"], "main");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_thread_names(mut self, on: bool) -> Self {
         self.thread_name = on;
@@ -313,10 +539,28 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
-    /// let layer = layer_safe::JsonLayer::builder(sink).with_thread_ids(true).build();
-    /// # drop(layer);
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
     /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
+    /// let layer = layer_safe::JsonLayer::builder(sink).with_thread_ids(true).build();
+    /// let line = run(layer, &|| tracing::info!("hi"));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert!(v["threadId"].as_str().unwrap().starts_with("ThreadId("));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_thread_ids(mut self, on: bool) -> Self {
         self.thread_id = on;
@@ -331,15 +575,34 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
     /// let layer = layer_safe::JsonLayer::builder(sink)
     ///     .static_field("service", "checkout")
     ///     .static_field("version", env!("CARGO_PKG_VERSION"))
     ///     .static_field("pid", std::process::id())
     ///     .static_field("labels", serde_json::json!({"team": "payments"}))
     ///     .build();
-    /// # drop(layer);
-    /// # }
+    /// let line = run(layer, &|| tracing::info!("hi"));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert_eq!((&v["service"], &v["pid"]), (&"checkout".into(), &std::process::id().into()));
+    /// assert_eq!(v["labels"]["team"], "payments");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn static_field(
         mut self,
@@ -363,10 +626,30 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
-    /// let layer = layer_safe::JsonLayer::builder(sink).max_field_bytes(4096).build();
-    /// # drop(layer);
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
     /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
+    /// let layer = layer_safe::JsonLayer::builder(sink).max_field_bytes(4096).build();
+    /// let big = "x".repeat(10_000);
+    /// let line = run(layer, &|| tracing::info!(%big));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// let kept = v["fields"]["big"].as_str().unwrap();
+    /// assert!(kept.len() < 4200 && kept.ends_with("[truncated 5904 bytes]"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn max_field_bytes(mut self, bytes: usize) -> Self {
         self.max_field = bytes;
@@ -382,10 +665,28 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
-    /// let layer = layer_safe::JsonLayer::builder(sink).eager(true).build();
-    /// # drop(layer);
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
     /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
+    /// let layer = layer_safe::JsonLayer::builder(sink).eager(true).build();
+    /// let line = run(layer, &|| tracing::info!("hi"));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert_eq!(v["fields"]["message"], "hi"); // the same bytes, made on the caller
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(hidden)]
     pub fn eager(mut self, on: bool) -> Self {
@@ -435,10 +736,28 @@ impl JsonLayerBuilder {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
-    /// let layer = layer_safe::JsonLayer::builder(sink).build();
-    /// # drop(layer);
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
     /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
+    /// let layer = layer_safe::JsonLayer::builder(sink).build();
+    /// let line = run(layer, &|| tracing::info!("hi"));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert_eq!((&v["level"], &v["fields"]["message"]), (&"INFO".into(), &"hi".into()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build(self) -> JsonLayer {
         let mut format_keys = Reserved::default();

@@ -68,14 +68,26 @@ pub use storm::RateLimit;
 /// ```
 /// use tracing_subscriber::prelude::*;
 /// use layer_safe::{GuardedExt, JsonLayer, Sink};
+/// # use std::sync::{Arc, Mutex};
+/// # #[derive(Clone, Default)]
+/// # struct Buf(Arc<Mutex<Vec<u8>>>);
+/// # impl std::io::Write for Buf {
+/// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// # }
+/// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+/// # let out = Buf::default();
 ///
-/// fn install(sink: Sink) {
-///     let subscriber = tracing_subscriber::registry()
-///         .with(JsonLayer::new(sink))
-///         .guarded();
-///     tracing::subscriber::set_global_default(subscriber).ok();
-/// }
-/// # let _ = install;
+/// let (sink, guard) = Sink::builder().writer(out.clone()).build()?;
+/// let subscriber = tracing_subscriber::registry()
+///     .with(JsonLayer::new(sink))
+///     .guarded();
+/// tracing::subscriber::set_global_default(subscriber)?;
+/// tracing::info!(user_id = 42, "request handled");
+/// assert!(guard.flush(std::time::Duration::from_secs(5)));
+/// let v: serde_json::Value = serde_json::from_str(out.text().trim_end())?;
+/// assert_eq!(v["fields"]["user_id"], 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct JsonLayer {
     format: Arc<Format>,
@@ -105,11 +117,28 @@ impl JsonLayer {
     ///
     /// ```
     /// use tracing_subscriber::prelude::*;
-    ///
-    /// # fn demo(sink: layer_safe::Sink) {
-    /// let subscriber = tracing_subscriber::registry().with(layer_safe::JsonLayer::new(sink));
-    /// # drop(subscriber);
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
     /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
+    /// let subscriber = tracing_subscriber::registry().with(layer_safe::JsonLayer::new(sink));
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("hi"));
+    /// assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// assert!(out.text().contains(r#""fields":{"message":"hi"}"#));
+    /// # let _ = run;
     /// ```
     pub fn new(sink: Sink) -> JsonLayer {
         JsonLayer::builder(sink).build()
@@ -120,13 +149,31 @@ impl JsonLayer {
     /// # Examples
     ///
     /// ```
-    /// # fn demo(sink: layer_safe::Sink) {
+    /// # use tracing_subscriber::prelude::*;
+    /// # use layer_safe::GuardedExt as _;
+    /// # use std::sync::{Arc, Mutex};
+    /// # #[derive(Clone, Default)]
+    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
+    /// # impl std::io::Write for Buf {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # let out = Buf::default();
+    /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
+    /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
+    /// #     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).guarded(), f);
+    /// #     assert!(guard.flush(std::time::Duration::from_secs(5)));
+    /// #     out.text()
+    /// # };
     /// let layer = layer_safe::JsonLayer::builder(sink)
     ///     .flatten_event(true)
     ///     .static_field("service", "checkout")
     ///     .build();
-    /// # drop(layer);
-    /// # }
+    /// let line = run(layer, &|| tracing::info!("hi"));
+    /// let v: serde_json::Value = serde_json::from_str(&line)?;
+    /// assert_eq!((&v["service"], &v["message"]), (&"checkout".into(), &"hi".into()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn builder(sink: Sink) -> JsonLayerBuilder {
         JsonLayerBuilder::new(sink)

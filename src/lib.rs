@@ -131,6 +131,8 @@ pub fn init() -> FlushGuard {
 ///     Ok(guard) => drop(guard),
 ///     Err(e) => eprintln!("logging not set up: {e}"),
 /// }
+/// // Only one global subscriber: a second call says so.
+/// assert!(matches!(layer_safe::try_init(), Err(layer_safe::InitError::AlreadySet)));
 /// ```
 pub fn try_init() -> Result<FlushGuard, InitError> {
     builder().try_init()
@@ -154,7 +156,8 @@ struct ReadmeDoctests;
 ///     .build()
 ///     .unwrap();
 /// tracing::dispatcher::with_default(&dispatch, || tracing::debug!("hello"));
-/// # drop(guard);
+/// assert!(guard.flush(std::time::Duration::from_secs(5)));
+/// assert_eq!(guard.stats().written, 1);
 /// ```
 pub fn builder() -> Builder {
     Builder::default()

@@ -290,9 +290,23 @@ impl ByLevel {
 /// # Examples
 ///
 /// ```
-/// # let stats = layer_safe::Stats::default();
+/// # use std::time::Duration;
+/// # std::env::remove_var(layer_safe::Policy::ENV_VAR); // it would override Report
+/// # let guard = layer_safe::builder().policy(layer_safe::Policy::Report).writer(std::io::sink()).try_init().unwrap();
+/// struct Chatty; // a `Debug` that logs: the inner event is dropped, and counted
+/// impl std::fmt::Debug for Chatty {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         tracing::info!("from inside Debug");
+///         f.write_str("chatty")
+///     }
+/// }
+/// tracing::info!(value = ?Chatty, "outer");
+/// assert!(guard.flush(Duration::from_secs(5)));
+/// let stats = guard.stats();
+/// assert_eq!(stats.recursions.len(), 1);
 /// for pair in &stats.recursions {
 ///     eprintln!("{pair}"); // "event at src/flags.rs:17 (target app::flags) emitted while logging event at src/handler.rs:42 (target app) (3 times)"
+///     assert_eq!(pair.count, 1);
 /// }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -230,18 +230,25 @@ impl Forbidden {
     /// # Examples
     ///
     /// ```
+    /// # use std::sync::Mutex;
+    /// # static SEEN: Mutex<Option<layer_safe::CallSite>> = Mutex::new(None);
     /// # layer_safe::testing::Strict::new().capture(|| {
     /// # struct D;
     /// # impl std::fmt::Debug for D {
     /// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
     /// if let Err(refused) = layer_safe::external_call("flags") {
     ///     eprintln!("refused while logging {}", refused.logging());
+    /// #   *SEEN.lock().unwrap() = Some(refused.logging());
     /// }
     /// #         Ok(())
     /// #     }
     /// # }
     /// # tracing::info!(d = ?D);
     /// # });
+    /// # let logging = SEEN.lock().unwrap().expect("refused");
+    /// // It was logging an event (not a span), at a line of this file.
+    /// assert!(!logging.is_span());
+    /// assert!(logging.line().is_some());
     /// ```
     pub fn logging(&self) -> CallSite {
         self.0.logging

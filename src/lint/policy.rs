@@ -88,8 +88,15 @@ impl Policy {
     /// ```
     /// use layer_safe::Policy;
     ///
+    /// std::env::set_var(Policy::ENV_VAR, " Report ");
+    /// assert_eq!(Policy::from_env()?, Some(Policy::Report));
+    /// std::env::set_var(Policy::ENV_VAR, "loud");
+    /// assert!(Policy::from_env().is_err());
+    /// std::env::remove_var(Policy::ENV_VAR);
+    ///
     /// let configured = Policy::Report;
     /// let policy = Policy::from_env()?.unwrap_or(configured);
+    /// assert_eq!(policy, Policy::Report);
     /// layer_safe::set_policy(policy);
     /// # Ok::<(), layer_safe::PolicyError>(())
     /// ```

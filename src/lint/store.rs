@@ -36,10 +36,23 @@ pub(crate) fn record(kind: ViolationKind) {
 /// # Examples
 ///
 /// ```
+/// # use std::time::Duration;
+/// # std::env::remove_var(layer_safe::Policy::ENV_VAR); // it would override Report
+/// # let guard = layer_safe::builder().policy(layer_safe::Policy::Report).writer(std::io::sink()).try_init().unwrap();
+/// struct Flag; // a `Display` that calls out while logging
+/// impl std::fmt::Display for Flag {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         let on = layer_safe::external_call("flags").is_ok();
+///         f.write_str(if on { "on" } else { "off" })
+///     }
+/// }
+/// tracing::info!(flag = %Flag);
+/// # assert!(guard.flush(Duration::from_secs(5)));
 /// let report = layer_safe::violations();
 /// if !report.is_empty() {
 ///     eprintln!("{report}");
 /// }
+/// assert_eq!(report.total, 1);
 /// ```
 pub fn violations() -> Violations {
     lock().snapshot()

@@ -257,9 +257,18 @@ impl Violations {
     /// # Examples
     ///
     /// ```
-    /// let report = layer_safe::violations();
+    /// struct Flag; // a `Display` that calls out while logging
+    /// impl std::fmt::Display for Flag {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         let _ = layer_safe::external_call("flags");
+    ///         f.write_str("off")
+    ///     }
+    /// }
+    /// let report = layer_safe::testing::capture(|| tracing::info!(flag = %Flag)).violations;
+    /// let calls = report.iter().filter(|v| v.kind.name() == "external_call").count();
+    /// assert_eq!(calls, 1);
     /// let slow = report.iter().filter(|v| v.kind.name() == "slow_path").count();
-    /// # let _ = slow;
+    /// assert_eq!(slow, 0);
     /// ```
     pub fn iter(&self) -> std::slice::Iter<'_, Violation> {
         self.distinct.iter()

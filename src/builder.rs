@@ -370,12 +370,29 @@ impl Builder {
     /// usually binds first).
     ///
     /// ```
-    /// use layer_safe::{sink::ConfigError, InitError};
-    /// let builder = layer_safe::builder().writer(std::io::sink());
-    /// assert!(builder.capacity(8192).build().is_ok());
-    ///
-    /// let zero = layer_safe::builder().capacity(0).build();
-    /// assert!(matches!(zero, Err(InitError::Sink(ConfigError::Capacity { got: 0 }))));
+    /// # use std::sync::mpsc;
+    /// # struct Held(Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>);
+    /// # impl std::io::Write for Held {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+    /// #         if let Some((entered, go)) = self.0.take() { entered.send(()).ok(); go.recv().ok(); }
+    /// #         Ok(b.len())
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # let ((entered_tx, entered), (go, go_rx)) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    /// # let held = Held(Some((entered_tx, go_rx))); // its first write waits for `go`
+    /// # use std::time::Duration;
+    /// let (dispatch, guard) = layer_safe::builder().capacity(2).writer(held).build().unwrap();
+    /// tracing::dispatcher::with_default(&dispatch, || {
+    ///     tracing::warn!("first");
+    ///     entered.recv().unwrap(); // the worker is writing it, and waits
+    ///     for _ in 0..4 {
+    ///         tracing::warn!("queued, or dropped"); // two fit
+    ///     }
+    /// });
+    /// go.send(()).unwrap();
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!(guard.stats().dropped.queue_full, 2);
     /// ```
     pub fn capacity(mut self, records: usize) -> Self {
         self.sink = self.sink.capacity(records);
@@ -429,14 +446,32 @@ impl Builder {
     /// ```
     /// use std::time::Duration;
     /// use layer_safe::sink::Overflow;
+    /// # use std::sync::mpsc;
+    /// # struct Held(Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>);
+    /// # impl std::io::Write for Held {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+    /// #         if let Some((entered, go)) = self.0.take() { entered.send(()).ok(); go.recv().ok(); }
+    /// #         Ok(b.len())
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # let ((entered_tx, entered), (go, go_rx)) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    /// # let held = Held(Some((entered_tx, go_rx))); // its first write waits for `go`
     /// let (dispatch, guard) = layer_safe::builder()
+    ///     .capacity(1)
     ///     .overflow(Overflow::Block { timeout: Duration::from_millis(5) })
-    ///     .writer(std::io::sink())
+    ///     .writer(held)
     ///     .build()
     ///     .unwrap();
-    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("room to spare: not blocked"));
+    /// tracing::dispatcher::with_default(&dispatch, || {
+    ///     tracing::warn!("first");
+    ///     entered.recv().unwrap(); // the writer is held
+    ///     tracing::warn!("queued");
+    ///     tracing::warn!("waits 5 ms for room, then is dropped");
+    /// });
+    /// go.send(()).unwrap();
     /// assert!(guard.flush(Duration::from_secs(5)));
-    /// assert_eq!(guard.stats().written, 1);
+    /// assert_eq!(guard.stats().dropped.queue_full, 1);
     /// ```
     pub fn overflow(mut self, overflow: Overflow) -> Self {
         self.sink = self.sink.overflow(overflow);
@@ -447,13 +482,36 @@ impl Builder {
     /// `WARN` are shed (default 80).
     ///
     /// ```
-    /// use layer_safe::{sink::ConfigError, InitError};
-    /// let builder = layer_safe::builder().writer(std::io::sink());
-    /// assert!(builder.high_water_mark(90).build().is_ok());
-    ///
-    /// // A percentage, from 1 to 100 (100: never shed).
-    /// let zero = layer_safe::builder().high_water_mark(0).build();
-    /// assert!(matches!(zero, Err(InitError::Sink(ConfigError::HighWaterMark { got: 0 }))));
+    /// # use std::sync::mpsc;
+    /// # struct Held(Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>);
+    /// # impl std::io::Write for Held {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+    /// #         if let Some((entered, go)) = self.0.take() { entered.send(()).ok(); go.recv().ok(); }
+    /// #         Ok(b.len())
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # let ((entered_tx, entered), (go, go_rx)) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    /// # let held = Held(Some((entered_tx, go_rx))); // its first write waits for `go`
+    /// # use std::time::Duration;
+    /// let (dispatch, guard) = layer_safe::builder()
+    ///     .capacity(10)
+    ///     .high_water_mark(50)
+    ///     .writer(held)
+    ///     .build()
+    ///     .unwrap();
+    /// tracing::dispatcher::with_default(&dispatch, || {
+    ///     tracing::info!("first");
+    ///     entered.recv().unwrap(); // the writer is held: the queue fills
+    ///     for _ in 0..8 {
+    ///         tracing::info!("shed once 5 are queued");
+    ///     }
+    ///     tracing::warn!("still queued");
+    /// });
+    /// go.send(()).unwrap();
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// let stats = guard.stats();
+    /// assert_eq!((stats.dropped.shed, stats.dropped_by_level.warn), (3, 0));
     /// ```
     pub fn high_water_mark(mut self, percent: u8) -> Self {
         self.sink = self.sink.high_water_mark(percent);

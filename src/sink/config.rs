@@ -277,13 +277,32 @@ impl SinkBuilder {
     /// # Examples
     ///
     /// ```
-    /// use layer_safe::{sink::ConfigError, Sink};
-    /// let builder = Sink::builder().writer(std::io::sink());
-    /// assert!(builder.byte_budget(8 << 20).build().is_ok());
-    ///
-    /// // The budget must hold at least one record of the largest size.
-    /// let small = Sink::builder().max_record(4096).byte_budget(1024).build();
-    /// assert!(matches!(small, Err(ConfigError::ByteBudget { got: 1024, max_record: 4096 })));
+    /// # use std::sync::mpsc;
+    /// # struct Held(Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>);
+    /// # impl std::io::Write for Held {
+    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+    /// #         if let Some((entered, go)) = self.0.take() { entered.send(()).ok(); go.recv().ok(); }
+    /// #         Ok(b.len())
+    /// #     }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # let ((entered_tx, entered), (go, go_rx)) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    /// # let held = Held(Some((entered_tx, go_rx))); // its first write waits for `go`
+    /// # use std::time::Duration;
+    /// use tracing_core::Level;
+    /// let (sink, guard) = layer_safe::Sink::builder()
+    ///     .max_record(1024)
+    ///     .byte_budget(8192) // one thread's queue takes at most half: 4 KiB
+    ///     .writer(held)
+    ///     .build()
+    ///     .unwrap();
+    /// let record = || [vec![b'x'; 999], vec![b'\n']].concat(); // 1000 bytes
+    /// sink.submit(Level::WARN, record()).unwrap();
+    /// entered.recv().unwrap(); // the writer is held: the queue fills
+    /// let queued = (0..10).filter(|_| sink.submit(Level::WARN, record()).is_ok()).count();
+    /// go.send(()).unwrap();
+    /// assert!(guard.flush(Duration::from_secs(5)));
+    /// assert_eq!((queued, guard.stats().dropped.byte_budget), (4, 6));
     /// ```
     pub fn byte_budget(mut self, bytes: usize) -> Self {
         self.byte_budget = bytes;

@@ -27,11 +27,11 @@
 //! (the process runs under `Policy::Report`, so a refusal is recorded, not
 //! a panic).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arbitrary::Arbitrary;
 use layer_safe::{in_logging_path, GuardedExt, StatsHandle};
@@ -122,7 +122,8 @@ pub enum Action {
     Panic,
     /// Formats a value with `{:?}` in application code.
     Format(Value),
-    /// Runs a block on a new thread and joins it.
+    /// Runs a block on another thread and waits for it (a pooled thread,
+    /// kept across inputs: see `pool::run_elsewhere`).
     OnThread(u8),
     /// `layer_safe::external_call("fuzz")`: must be refused (`Err`) exactly
     /// when the harness is inside a subscriber callback.
@@ -390,7 +391,10 @@ pub fn install() -> &'static StatsHandle {
 // ------------------------------------------------------- the interpreter
 
 struct Interp<'p> {
+    program: &'p Program,
     blocks: Vec<&'p [Action]>,
+    /// A copy of the program, made for the first `OnThread`.
+    owned: OnceCell<Arc<Program>>,
 }
 
 /// A field value as the program passes it to `event!`/`span!`.
@@ -572,7 +576,18 @@ impl<'p> Interp<'p> {
             .take(MAX_BLOCKS)
             .map(|b| &b[..b.len().min(MAX_ACTIONS)])
             .collect();
-        Interp { blocks }
+        Interp {
+            program,
+            blocks,
+            owned: OnceCell::new(),
+        }
+    }
+
+    /// The program, owned, for another thread.
+    fn owned(&self) -> Arc<Program> {
+        self.owned
+            .get_or_init(|| Arc::new(self.program.clone()))
+            .clone()
     }
 
     /// The block `b` names from block `from`: one after it, or none.
@@ -669,24 +684,26 @@ impl<'p> Interp<'p> {
                 if THREADS.fetch_add(1, Relaxed) >= MAX_THREADS {
                     return;
                 }
-                std::thread::scope(|scope| {
-                    let thread = scope.spawn(|| {
-                        // Close this thread's spans before its thread-locals
-                        // go: closing logs, and needs them.
-                        struct ClearSpans;
-                        impl Drop for ClearSpans {
-                            fn drop(&mut self) {
-                                clear_spans();
-                            }
+                // On a pooled thread (a new one only when none is idle):
+                // starting one per `OnThread` cost more than the rest of
+                // an input. It owns what it runs: a copy of the program.
+                let program = self.owned();
+                let ran = super::pool::run_elsewhere(move || {
+                    // Close this thread's spans before the job ends: closing
+                    // logs, and the next job on this thread starts with none.
+                    struct ClearSpans;
+                    impl Drop for ClearSpans {
+                        fn drop(&mut self) {
+                            clear_spans();
                         }
-                        let _clear = ClearSpans;
-                        check_path_agrees("a new thread");
-                        self.run_block(callee);
-                    });
-                    if let Err(payload) = thread.join() {
-                        resume_unless_deliberate(payload);
                     }
+                    let _clear = ClearSpans;
+                    check_path_agrees("another thread");
+                    Interp::new(&program).run_block(callee);
                 });
+                if let Err(payload) = ran {
+                    resume_unless_deliberate(payload);
+                }
             }
             Action::ExternalCall => {
                 // Refused (`Err`) exactly inside the logging path, allowed

@@ -68,7 +68,7 @@ const MAX_SCRIPT: usize = 12;
 const MAX_FAILURES: usize = 8;
 /// The harness's own waits (flush timeouts, `Overflow::Block`'s timeout, a
 /// stalling writer) are counted in units of this much real time.
-const TICK: Duration = Duration::from_micros(250);
+const TICK: Duration = Duration::from_micros(100);
 
 fn ticks(n: u8, modulo: u8) -> Duration {
     TICK * u32::from(n % modulo)
@@ -489,7 +489,8 @@ fn check_snapshot(problems: &mut Vec<String>, prev: Option<&Stats>, s: &Stats, w
 #[derive(Clone, Debug)]
 struct Sub {
     id: u32,
-    /// The producer (pool thread) that submitted it: its lane.
+    /// The producer that submitted it (0: the harness's thread, `i`: pooled
+    /// thread `i - 1`), which is its lane.
     lane: usize,
     level: Level,
     bytes: Vec<u8>,
@@ -687,40 +688,59 @@ pub fn check_on(input: &Input, virtual_time: bool) -> Summary {
         if hold {
             shared.lock().armed = true;
         }
-        let mut threads: Vec<Vec<Op>> = phase
+        let threads: Vec<Vec<Op>> = phase
             .threads
             .iter()
             .take(MAX_THREADS)
             .map(|t| t.iter().take(MAX_OPS).copied().collect())
             .collect();
-        while threads.len() < 2 {
-            threads.push(Vec::new());
-        }
         let dropping = if early { guard.take() } else { None };
-        let jobs: Vec<Box<dyn FnOnce() -> Outcome + Send>> = threads
-            .into_iter()
-            .enumerate()
-            .map(|(lane, ops)| {
-                let run = run.clone();
-                let g = guard.clone();
-                Box::new(move || {
-                    let o = run.producer(lane, &ops, g.as_deref());
-                    // Before the outcome is sent: the harness may drop the
-                    // guard as soon as it has them all.
-                    drop(g);
-                    o
-                }) as Box<dyn FnOnce() -> Outcome + Send>
-            })
+        let job = |lane: usize, ops: Vec<Op>| {
+            let run = run.clone();
+            let g = guard.clone();
+            Box::new(move || {
+                let o = run.producer(lane, &ops, g.as_deref());
+                // Before the outcome is sent: the harness may drop the
+                // guard as soon as it has them all.
+                drop(g);
+                o
+            }) as Box<dyn FnOnce() -> Outcome + Send>
+        };
+        // Producer 0 runs on this thread, producer `i` on pooled thread
+        // `i - 1`: the same threads, so the same lanes, in every phase and
+        // every input. A producer with nothing to do is not started (it
+        // would only cost two thread switches). When the guard goes while
+        // the producers submit, this thread drops it, and producer 0 runs
+        // on a pooled thread of its own, racing the drop like the others.
+        let mut threads = threads.into_iter().enumerate();
+        let first = threads.next().map(|(_, ops)| ops).unwrap_or_default();
+        let mut jobs: Vec<(usize, Box<dyn FnOnce() -> Outcome + Send>)> = threads
+            .filter(|(_, ops)| !ops.is_empty())
+            .map(|(lane, ops)| (lane - 1, job(lane, ops)))
             .collect();
-        // The guard goes while the producers submit.
-        let outcomes: Vec<Outcome> = super::pool::run_all_then(jobs, move || drop(dropping))
+        let mut here = None;
+        if early {
+            if !first.is_empty() {
+                jobs.insert(0, (MAX_THREADS - 1, job(0, first)));
+            }
+        } else {
+            here = Some(first);
+        }
+        let mut first_outcome = None;
+        let pooled = super::pool::run_all_then(jobs, || {
+            drop(dropping);
+            if let Some(ops) = here {
+                first_outcome = Some(run.producer(0, &ops, guard.as_deref()));
+            }
+        });
+        let outcomes: Vec<Outcome> = first_outcome
             .into_iter()
-            .map(|r| {
+            .chain(pooled.into_iter().map(|r| {
                 r.unwrap_or_else(|_| Outcome {
                     problems: vec!["a producer thread panicked".into()],
                     ..Outcome::default()
                 })
-            })
+            }))
             .collect();
         for o in outcomes {
             all.subs.extend(o.subs);

@@ -34,7 +34,7 @@ pub struct Config {
 pub enum OverflowPick {
     DropNewest,
     DropOldest,
-    /// Waits up to `n % 4` ticks (250 µs each).
+    /// Waits up to `n % 4` ticks (100 µs each).
     Block(u8),
 }
 
@@ -46,7 +46,7 @@ pub enum WriteStep {
     /// Takes `1 + n % len` bytes, then fails three times: the sink gives up
     /// on the rest of the batch, in the middle of a line.
     PartThenFail(u16),
-    /// Sleeps `1 + n % 3` ticks (250 µs each), then takes everything.
+    /// Sleeps `1 + n % 3` ticks (100 µs each), then takes everything.
     Stall(u8),
     Interrupted,
     /// `Ok(0)`.
@@ -80,7 +80,7 @@ pub struct Phase {
     pub hold: bool,
     /// One list of operations per producer thread (2 to 3 threads).
     pub threads: Vec<Vec<Op>>,
-    /// Then a flush waiting up to `n % 20` ticks (250 µs each).
+    /// Then a flush waiting up to `n % 20` ticks (100 µs each).
     pub flush_after: Option<u8>,
 }
 
@@ -91,7 +91,7 @@ pub enum Op {
         level: Lvl,
         shape: Shape,
     },
-    /// `FlushGuard::flush` waiting up to `n % 4` ticks (250 µs each).
+    /// `FlushGuard::flush` waiting up to `n % 4` ticks (100 µs each).
     Flush(u8),
     Snapshot,
     Yield,

@@ -24,7 +24,11 @@ impl Clock {
         if let Some(mock) = MOCK.with(|m| m.borrow().clone()) {
             return Clock(mock);
         }
-        Clock(quanta::Clock::new())
+        // One per process: `quanta::Clock::new` asks the CPU whether its TSC
+        // will do (`cpuid`, a trap to the hypervisor on a virtual machine)
+        // every time, and a fuzz target builds a sink per input.
+        static CLOCK: std::sync::OnceLock<quanta::Clock> = std::sync::OnceLock::new();
+        Clock(CLOCK.get_or_init(quanta::Clock::new).clone())
     }
 
     /// How many ticks this clock counts per second (its calibration; 10^9

@@ -3,7 +3,7 @@
 1.5.0 encoding (see fuzz/README.md, "Dictionaries"): field shapes (a name
 from the pool and a value of every type), huge values, control
 characters. Run from the repository root when the types of
-tests/fuzz_checks/encode.rs change.
+tests/fuzz_checks/encode/input.rs change.
 """
 C = bytes([1])
 def tag(k, n):

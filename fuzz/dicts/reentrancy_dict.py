@@ -3,7 +3,7 @@
 arbitrary 1.5.0 encoding (see fuzz/README.md, "Dictionaries") for nested
 spans, external calls, and values that run more of the program inside the
 logging path. Run from the repository root when the types of
-tests/fuzz_checks/reentrancy.rs change.
+tests/fuzz_checks/reentrancy/input.rs change.
 """
 C = bytes([1])
 def tag(k, n):

@@ -19,7 +19,7 @@ out.append('''# libFuzzer dictionary for the `sink` target (issue 16): byte patt
 # Encoding: a Vec element is a continuation byte (\\x01) then the element;
 # an enum is a little-endian u32 tag (variant = tag * variants >> 32); u8
 # and u16 are little-endian. Made by fuzz/dicts/sink_dict.py: run it again
-# when the input types of tests/fuzz_checks/sink.rs change.
+# when the input types of tests/fuzz_checks/sink/input.rs change.
 ''')
 # WriteStep: All, Part, PartThenFail, Stall, Interrupted, Zero, Error, Panic, PanicBomb
 out.append('# Writer failures, one script step each: a partial write at several points\n# of a batch (1 + n % len bytes, then three errors); Ok(0); errors; panics.')

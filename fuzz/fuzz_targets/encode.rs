@@ -1,4 +1,4 @@
-//! Target `encode`: see ../../tests/fuzz_checks/encode.rs, whose checks the
+//! Target `encode`: see ../../tests/fuzz_checks/encode/, whose checks the
 //! stable replay (tests/fuzz_replay.rs) runs too.
 #![no_main]
 

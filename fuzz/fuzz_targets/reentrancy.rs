@@ -1,4 +1,4 @@
-//! Target `reentrancy`: see ../../tests/fuzz_checks/reentrancy.rs, whose
+//! Target `reentrancy`: see ../../tests/fuzz_checks/reentrancy/, whose
 //! checks the stable replay (tests/fuzz_replay.rs) runs too.
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! Target `sink`: see ../../tests/fuzz_checks/sink.rs, whose checks the
+//! Target `sink`: see ../../tests/fuzz_checks/sink/, whose checks the
 //! stable replay (tests/fuzz_replay.rs) runs too.
 #![no_main]
 

@@ -4,9 +4,11 @@ use std::error::Error;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
+use std::thread::Thread;
 use std::time::Duration;
 
 use super::flush_guard::FlushGuard;
+use super::threads::{self, Spawn};
 use super::worker::Worker;
 use super::{writers, Limits, Shared, Sink};
 use crate::crash::CrashDrain;
@@ -202,6 +204,8 @@ pub struct SinkBuilder {
     crash: Option<Arc<CrashDrain>>,
     /// The worker's own sleeps take no time (fuzz targets).
     virtual_time: bool,
+    /// Where the worker and the spare-segment thread run (fuzz targets).
+    lend: Option<Spawn>,
 }
 
 impl Default for SinkBuilder {
@@ -218,6 +222,7 @@ impl Default for SinkBuilder {
             report_violations: false,
             crash: None,
             virtual_time: false,
+            lend: None,
         }
     }
 }
@@ -566,6 +571,23 @@ impl SinkBuilder {
         self
     }
 
+    /// Not for production: the worker and the spare-segment thread run as
+    /// jobs handed to `lend`, which runs each on a thread of its choosing
+    /// (one it keeps across sinks) and returns that thread, instead of on
+    /// two new threads. For a fuzz target that builds a sink per input.
+    /// The guard still waits for both to return; `lend` must run the job
+    /// (on another thread, and not one a job of this sink is using) or fail.
+    /// The crash signals are not blocked on that thread, as they are on a
+    /// worker thread of the sink's own (issue 12).
+    #[doc(hidden)]
+    pub fn spawn_with(
+        mut self,
+        lend: impl Fn(Box<dyn FnOnce() + Send>) -> io::Result<Thread> + Send + Sync + 'static,
+    ) -> Self {
+        self.lend = Some(Arc::new(lend));
+        self
+    }
+
     /// Validates the settings and starts the worker thread. Returns the
     /// producer handle and the guard that flushes on drop: keep the guard
     /// alive for as long as events should be written (bind it to a named
@@ -588,7 +610,7 @@ impl SinkBuilder {
     /// ```
     pub fn build(self) -> Result<(Sink, FlushGuard), ConfigError> {
         let limits = self.limits()?;
-        let shared = Shared::new(limits, Arc::default());
+        let shared = Shared::new(limits, Arc::default(), self.lend.as_ref());
         let writer = self.writer.unwrap_or_else(|| Box::new(writers::stdout()));
         let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(16);
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
@@ -604,14 +626,12 @@ impl SinkBuilder {
         // Signals sent to the process go to other threads, whose
         // handlers the worker can drain for.
         let handle = crate::crash::with_signals_blocked(|| {
-            std::thread::Builder::new()
-                .name("layer-safe-sink".into())
-                .spawn(move || {
-                    // Dropped when the thread ends, however it ends: tells the
-                    // guard the worker is gone.
-                    let _done = done_tx;
-                    worker.run();
-                })
+            threads::spawn(self.lend.as_ref(), "layer-safe-sink", move || {
+                // Dropped when the thread ends, however it ends: tells the
+                // guard the worker is gone.
+                let _done = done_tx;
+                worker.run();
+            })
         })
         .map_err(ConfigError::Spawn)?;
         let _ = shared.worker.set(handle.thread().clone());

@@ -5,11 +5,11 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{fence, Ordering::SeqCst};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use super::threads::Handle;
 use super::worker::Control;
 use super::Shared;
 use crate::stats::{DropReason, Stats};
@@ -50,7 +50,7 @@ pub struct FlushGuard {
     ctrl: Sender<Control>,
     /// Disconnects when the worker thread ends.
     done: Receiver<()>,
-    handle: Option<JoinHandle<()>>,
+    handle: Option<Handle>,
     deadline: Duration,
     /// Helpers that stop with the sink (the metrics publisher). Fields drop
     /// after `drop` has drained the queue, so they see the final counts.
@@ -62,7 +62,7 @@ impl FlushGuard {
         shared: Arc<Shared>,
         ctrl: Sender<Control>,
         done: Receiver<()>,
-        handle: JoinHandle<()>,
+        handle: Handle,
         deadline: Duration,
     ) -> FlushGuard {
         FlushGuard {
@@ -161,7 +161,7 @@ impl Drop for FlushGuard {
         if exited {
             if let Some(handle) = self.handle.take() {
                 // Already finished: joining does not wait.
-                let _ = handle.join();
+                handle.join();
             }
         }
         // Nothing reads the lanes from now on. A record pushed as this

@@ -84,6 +84,7 @@ mod spares;
 pub(crate) mod status;
 mod submit;
 mod summary;
+mod threads;
 mod worker;
 pub mod writers;
 
@@ -194,7 +195,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(limits: Limits, counters: Arc<Counters>) -> Arc<Shared> {
+    pub(crate) fn new(
+        limits: Limits,
+        counters: Arc<Counters>,
+        lend: Option<&threads::Spawn>,
+    ) -> Arc<Shared> {
         let shared = Arc::new(Shared {
             spares: spares::Spares::default(),
             lanes: ThreadLocal::new(),
@@ -210,7 +215,7 @@ impl Shared {
             warned_closed: AtomicBool::new(false),
             limits,
         });
-        shared.spares.start(Arc::downgrade(&shared));
+        shared.spares.start(Arc::downgrade(&shared), lend);
         shared
     }
 

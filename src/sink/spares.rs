@@ -16,10 +16,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::thread::{JoinHandle, Thread};
+use std::thread::Thread;
 
 use super::lane::LaneShared;
 use super::reader::Spare;
+use super::threads::{self, Handle, Spawn};
 use super::Shared;
 use crate::path::{Entered, Origin};
 
@@ -30,16 +31,14 @@ pub(crate) struct Spares {
     queue: Mutex<Vec<Arc<LaneShared>>>,
     stop: AtomicBool,
     thread: OnceLock<Thread>,
-    handle: Mutex<Option<JoinHandle<()>>>,
+    handle: Mutex<Option<Handle>>,
 }
 
 impl Spares {
     /// Starts the thread for `shared`. If it cannot start, requests wait
     /// forever and lanes grow on the caller's path, page faults and all.
-    pub(crate) fn start(&self, shared: Weak<Shared>) {
-        let spawned = std::thread::Builder::new()
-            .name("layer-safe-spares".into())
-            .spawn(move || run(shared));
+    pub(crate) fn start(&self, shared: Weak<Shared>, lend: Option<&Spawn>) {
+        let spawned = threads::spawn(lend, "layer-safe-spares", move || run(shared));
         if let Ok(handle) = spawned {
             let _ = self.thread.set(handle.thread().clone());
             *self.handle.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
@@ -70,7 +69,7 @@ impl Spares {
         }
         let handle = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = handle {
-            let _ = h.join();
+            h.join();
         }
     }
 

@@ -319,9 +319,11 @@ impl Worker {
         };
         // A handler's unpark is best effort (see `crash`): poll as well.
         let timeout = self.crash_poll(timeout);
-        if now.saturating_duration_since(self.last_busy) < NAP_WINDOW {
+        let busy = now.saturating_duration_since(self.last_busy);
+        if busy < NAP_WINDOW {
             // The main loop polls the lanes and the requests after the nap.
-            self.time.sleep(NAP.min(timeout));
+            let rest = (NAP_WINDOW - busy).min(timeout);
+            self.time.nap(NAP.min(timeout), rest);
             return;
         }
         // The next record wakes a parked worker (`Shared::wake`). The caller

@@ -18,6 +18,9 @@ const STALE: u64 = u64::MAX;
 #[derive(Debug)]
 pub(crate) struct Frame {
     pub(crate) id: u64,
+    /// Entered again while already entered: as in the registry, not the
+    /// current span (the one entered last before it stays current).
+    duplicate: bool,
     /// The `span_gen` the chain was captured at, or [`STALE`].
     pub(crate) gen: u64,
     /// The chain, root first (see `record::write_span`).
@@ -38,9 +41,11 @@ pub(crate) struct Stack {
 impl Stack {
     pub(crate) fn enter(&mut self, id: &Id) {
         let id = id.into_u64();
+        let duplicate = self.frames[..self.depth].iter().any(|f| f.id == id);
         if self.depth == self.frames.len() {
             self.frames.push(Frame {
                 id,
+                duplicate,
                 gen: STALE,
                 chain: Vec::new(),
                 #[cfg(feature = "opentelemetry")]
@@ -49,6 +54,7 @@ impl Stack {
         } else {
             let f = &mut self.frames[self.depth];
             f.id = id;
+            f.duplicate = duplicate;
             f.gen = STALE;
             #[cfg(feature = "opentelemetry")]
             {
@@ -69,11 +75,13 @@ impl Stack {
         self.depth -= 1;
     }
 
-    /// The current span's frame.
+    /// The current span's frame: the innermost not entered twice.
     #[inline]
     pub(crate) fn current(&mut self) -> Option<&mut Frame> {
-        let d = self.depth.checked_sub(1)?;
-        self.frames.get_mut(d)
+        self.frames[..self.depth]
+            .iter_mut()
+            .rev()
+            .find(|f| !f.duplicate)
     }
 }
 
@@ -123,6 +131,20 @@ pub(crate) struct Thread {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_entered_again_does_not_become_current() {
+        let mut s = Stack::default();
+        for id in [1, 2, 1] {
+            s.enter(&Id::from_u64(id));
+        }
+        // As the registry's stack: 2 stays current until it is left.
+        assert_eq!(s.current().map(|f| f.id), Some(2));
+        s.exit(&Id::from_u64(1));
+        assert_eq!(s.current().map(|f| f.id), Some(2));
+        s.exit(&Id::from_u64(2));
+        assert_eq!(s.current().map(|f| f.id), Some(1));
+    }
 
     #[test]
     fn exit_leaves_the_innermost_entry_of_its_id() {

@@ -3,7 +3,7 @@
 
 use tracing_core::Level;
 
-use crate::layer::Site;
+use super::site::Site;
 
 use super::record::{self, Reader, SpanView, CUT, LOG, THREAD};
 use super::time::Now;

@@ -24,6 +24,7 @@ pub(crate) mod event;
 pub(crate) mod json;
 pub(crate) mod keys;
 pub(crate) mod record;
+pub(crate) mod site;
 pub(crate) mod span_cache;
 pub(crate) mod text;
 pub(crate) mod thread;

@@ -35,7 +35,6 @@ mod stack;
 mod storm;
 
 use render::Format;
-pub(crate) use render::Site;
 use stack::Thread;
 
 pub use builder::JsonLayerBuilder;

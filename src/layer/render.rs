@@ -9,33 +9,11 @@ use tracing_core::Metadata;
 
 use crate::clock::WallClock;
 use crate::encode::event::{self, Event};
+use crate::encode::site::Site;
 use crate::encode::Config;
 use crate::sink::Render;
 
 use super::storm::Suppressed;
-
-/// A call site as the worker needs it: its metadata, and its field names
-/// escaped once.
-pub(crate) struct Site {
-    pub(crate) meta: &'static Metadata<'static>,
-    /// Each field's name, escaped for a JSON key (no quotes), by index.
-    pub(crate) names: Box<[Box<[u8]>]>,
-}
-
-impl Site {
-    fn new(meta: &'static Metadata<'static>) -> Site {
-        let names = meta
-            .fields()
-            .iter()
-            .map(|f| {
-                let mut b = Vec::with_capacity(f.name().len());
-                crate::encode::escape::escape(&mut b, f.name());
-                b.into_boxed_slice()
-            })
-            .collect();
-        Site { meta, names }
-    }
-}
 
 /// What the layer's callers and the sink's worker share.
 pub(crate) struct Format {

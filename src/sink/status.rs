@@ -25,13 +25,19 @@ pub(crate) const INTERVAL: Duration = Duration::from_secs(60);
 
 /// One rate-limited status channel (the worker owns one; so does the
 /// process, for what exporter threads say: `otel::status`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Status {
     shown: u32,
     suppressed: u64,
     last: Option<Instant>,
     /// The last message shown about the writer was a failure.
     failure_shown: bool,
+}
+
+impl Default for Status {
+    fn default() -> Status {
+        Status::new()
+    }
 }
 
 impl Status {

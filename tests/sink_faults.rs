@@ -3,12 +3,12 @@
 mod sink_common;
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use layer_safe::{DropReason, Sink};
-use sink_common::{assert_invariant, record, wait_for, Capture, Flaky};
+use sink_common::{assert_invariant, record, Capture, Flaky, Signal};
 use tracing_core::Level;
 
 fn submit_n(sink: &Sink, tag: &str, n: usize) {
@@ -186,10 +186,10 @@ fn a_partial_write_then_failure_keeps_lines_whole() {
 #[test]
 fn a_stuck_writer_does_not_hang_shutdown() {
     /// Never returns from its first write.
-    struct Stuck(Arc<AtomicBool>);
+    struct Stuck(Signal);
     impl Write for Stuck {
         fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-            self.0.store(true, SeqCst);
+            self.0.set();
             loop {
                 std::thread::sleep(Duration::from_secs(3600));
             }
@@ -198,7 +198,7 @@ fn a_stuck_writer_does_not_hang_shutdown() {
             Ok(())
         }
     }
-    let entered = Arc::new(AtomicBool::new(false));
+    let entered = Signal::default();
     let deadline = Duration::from_millis(200);
     let (sink, guard) = Sink::builder()
         .writer(Stuck(entered.clone()))
@@ -206,7 +206,7 @@ fn a_stuck_writer_does_not_hang_shutdown() {
         .build()
         .unwrap();
     submit_n(&sink, "held", 1);
-    wait_for("the writer to get stuck", || entered.load(SeqCst));
+    entered.wait();
     submit_n(&sink, "queued", 99);
     assert!(
         !guard.flush(Duration::from_millis(50)),

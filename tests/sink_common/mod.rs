@@ -2,9 +2,8 @@
 #![allow(dead_code)]
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
 
 use layer_safe::Stats;
 
@@ -73,34 +72,25 @@ impl Write for Capture {
 #[derive(Clone, Default)]
 pub struct Gate {
     pub out: Capture,
-    entered: Arc<AtomicBool>,
-    open: Arc<(Mutex<bool>, Condvar)>,
+    entered: Signal,
+    open: Signal,
 }
 
 impl Gate {
     /// Waits until the worker is blocked in the writer.
     pub fn wait_entered(&self) {
-        wait_for("the worker to enter the writer", || {
-            self.entered.load(SeqCst)
-        });
+        self.entered.wait();
     }
 
     pub fn open(&self) {
-        let (m, c) = &*self.open;
-        *m.lock().unwrap() = true;
-        c.notify_all();
+        self.open.set();
     }
 }
 
 impl Write for Gate {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.entered.store(true, SeqCst);
-        let (m, c) = &*self.open;
-        let mut open = m.lock().unwrap();
-        while !*open {
-            open = c.wait(open).unwrap();
-        }
-        drop(open);
+        self.entered.set();
+        self.open.wait();
         self.out.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -167,15 +157,28 @@ pub fn assert_invariant(s: &Stats) {
     assert!(levels >= s.dropped.total(), "{s:?}");
 }
 
-/// Polls `cond` for up to 30 s.
-#[track_caller]
-pub fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
+/// A flag one thread sets and another waits for, without a clock: the
+/// wait ends when the flag is set (a test that never sets it hangs, and the
+/// harness's timeout names it).
+#[derive(Clone, Default)]
+pub struct Signal(Arc<(Mutex<bool>, Condvar)>);
+
+impl Signal {
+    pub fn set(&self) {
+        let (m, c) = &*self.0;
+        *m.lock().unwrap() = true;
+        c.notify_all();
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.0 .0.lock().unwrap()
+    }
+
+    pub fn wait(&self) {
+        let (m, c) = &*self.0;
+        let mut set = m.lock().unwrap();
+        while !*set {
+            set = c.wait(set).unwrap();
+        }
     }
 }

@@ -38,7 +38,10 @@ use crate::stats::{Counters, DropReason, Stats};
 ///   dropped and counted as [`DropReason::Recursion`](crate::DropReason), and
 ///   the first occurrence of each (outer, inner) pair of call sites is kept
 ///   in [`Stats::recursions`]. Otherwise the whole inner dispatch runs
-///   inside the logging path.
+///   inside the logging path, entered once per event: `event_enabled` only
+///   checks the thread's depth and says yes, and `event` runs the inner
+///   stack's `event_enabled` and then its `event`, in the order
+///   `Dispatch::event` would have.
 /// - **Spans.** `new_span`, `record`, `record_follows_from`, `enter`, `exit`
 ///   and `try_close` run inside the logging path too. A span created while
 ///   already in it gets a real id from the inner subscriber, but without its

@@ -74,6 +74,7 @@ use crate::stats::{level_index, Counters, DropReason, Stats};
 mod batch;
 mod budget;
 mod config;
+mod config_error;
 mod drain;
 mod flush_guard;
 mod lane;
@@ -88,7 +89,8 @@ mod threads;
 mod worker;
 pub mod writers;
 
-pub use config::{ConfigError, Overflow, SinkBuilder};
+pub use config::{Overflow, SinkBuilder};
+pub use config_error::ConfigError;
 pub use flush_guard::FlushGuard;
 pub(crate) use flush_guard::Flusher;
 pub(crate) use lane::FRAME;

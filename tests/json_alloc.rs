@@ -6,6 +6,8 @@
 
 #[path = "common/alloc.rs"]
 mod alloc;
+#[path = "common/standard.rs"]
+mod standard;
 
 use layer_safe::{GuardedExt, JsonLayer, JsonLayerBuilder, LineFormat, Sink};
 use tracing_subscriber::prelude::*;
@@ -24,15 +26,7 @@ fn check(build: impl FnOnce(JsonLayerBuilder) -> JsonLayerBuilder) {
     tracing::subscriber::with_default(subscriber, || {
         let span = tracing::info_span!("request", method = "GET");
         let _g = span.enter();
-        let event = || {
-            tracing::info!(
-                user_id = 42u64,
-                path = "/api/v1/items",
-                latency_ms = 3.5f64,
-                ok = true,
-                "request handled"
-            )
-        };
+        let event = standard::event;
         for _ in 0..100 {
             event(); // warm up: thread-local caches, the span stack
         }

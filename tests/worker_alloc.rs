@@ -8,6 +8,8 @@
 
 #[path = "common/alloc.rs"]
 mod alloc;
+#[path = "common/standard.rs"]
+mod standard;
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering::*};
@@ -48,13 +50,7 @@ impl Lines {
 fn log(lines: &Lines, written: &mut u64, n: u64, batch: u64) {
     for _ in 0..n / batch {
         for _ in 0..batch {
-            tracing::info!(
-                user_id = 42u64,
-                path = "/api/v1/items",
-                latency_ms = 3.5f64,
-                ok = true,
-                "request handled"
-            );
+            standard::event();
         }
         *written += batch;
         lines.wait_for(*written);

@@ -41,13 +41,15 @@ fn main() {
         .with(EnvFilter::new("info"))
         .with(errors.clone())
         .with(
-            JsonLayer::builder(sink)
+            JsonLayer::builder(sink.clone())
                 .with_thread_names(true)
                 .static_field("service", "composed-example")
                 .build(),
         )
-        .guarded();
-    let stats = subscriber.stats_handle();
+        // The sink's counters, so the guard's recursion drops are counted,
+        // and reported in-band, with the sink's.
+        .guarded_with(sink.stats_handle());
+    let stats = sink.stats_handle();
     tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
 
     tracing::info!(user_id = 42u64, "request handled");

@@ -58,8 +58,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with(tracing_subscriber::EnvFilter::new("debug"))
         .with(tracing_opentelemetry::layer().with_tracer(tracer.tracer("example")))
         .with(OpenTelemetryTracingBridge::new(&logger))
-        .with(JsonLayer::builder(sink).flatten_event(true).build())
-        .guarded();
+        .with(JsonLayer::builder(sink.clone()).flatten_event(true).build())
+        .guarded_with(sink.stats_handle());
     tracing::subscriber::set_global_default(subscriber)?;
 
     for order in 0..3u64 {

@@ -424,6 +424,7 @@ impl Builder {
             .report_violations(violations)
             .crash_drain(drain)
             .build()?;
+        let stats = sink.stats_handle();
         let layer = JsonLayer::builder(sink)
             .format(self.format)
             .ansi(self.ansi.unwrap_or(terminal));
@@ -442,12 +443,13 @@ impl Builder {
             (None, Some(filter), None)
         };
         let stack = base.with(reloadable).with(fixed).with(layer.build());
-        // `Guarded::new` finds the JSON layer and shares its sink's counters.
-        let guarded = Guarded::new(stack);
+        // The guard counts into the sink's counters: one `Stats`, and the
+        // recursion it drops is reported in-band with the sink's drops.
+        let guarded = Guarded::with_stats(stack, stats.clone());
         #[cfg(feature = "metrics")]
-        let guard = ops::publish_metrics(guard, guarded.stats_handle(), self.metrics_interval);
+        let guard = ops::publish_metrics(guard, stats.clone(), self.metrics_interval);
         Ok(Built {
-            stats: guarded.stats_handle(),
+            stats,
             dispatch: Dispatch::new(guarded),
             guard,
             swap,

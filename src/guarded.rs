@@ -135,15 +135,35 @@ pub trait GuardedExt: Subscriber + Sized + 'static {
     fn guarded(self) -> Guarded<Self> {
         Guarded::new(self)
     }
+
+    /// Wraps `self` like [`guarded`](GuardedExt::guarded), counting into
+    /// `stats` (see [`Guarded::with_stats`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use layer_safe::GuardedExt;
+    ///
+    /// let (sink, _guard) = layer_safe::Sink::builder().writer(std::io::sink()).build().unwrap();
+    /// let stats = sink.stats_handle();
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(layer_safe::JsonLayer::new(sink.clone()))
+    ///     .guarded_with(stats);
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
+    /// assert_eq!(sink.stats().submitted, 1);
+    /// ```
+    fn guarded_with(self, stats: StatsHandle) -> Guarded<Self> {
+        Guarded::with_stats(self, stats)
+    }
 }
 
 impl<S: Subscriber + 'static> GuardedExt for S {}
 
 impl<S: Subscriber + 'static> Guarded<S> {
-    /// Wraps `inner`. When the stack holds a [`JsonLayer`](crate::JsonLayer),
-    /// the guard shares its sink's counters, so one [`Stats`] snapshot (from
-    /// here or from the sink's `FlushGuard`) accounts for every event:
-    /// written, dropped by the sink, or dropped as recursion.
+    /// Wraps `inner`, with counters of its own. To account for recursion in
+    /// a sink's [`Stats`] and in-band reports too, hand it the sink's
+    /// counters with [`Guarded::with_stats`].
     ///
     /// # Examples
     ///
@@ -152,15 +172,31 @@ impl<S: Subscriber + 'static> Guarded<S> {
     /// assert_eq!(subscriber.stats().submitted, 0);
     /// ```
     pub fn new(inner: S) -> Self {
-        // `Layered` forwards `downcast_raw` to each layer, so this finds a
-        // JSON layer anywhere in the stack.
-        let counters = (&inner as &dyn Subscriber)
-            .downcast_ref::<crate::JsonLayer>()
-            .map(|layer| layer.sink().counters().clone())
-            .unwrap_or_default();
+        Self::with_stats(inner, StatsHandle(Arc::default()))
+    }
+
+    /// Wraps `inner` and counts into `stats`: pass a sink's
+    /// [`Sink::stats_handle`](crate::Sink::stats_handle), and one [`Stats`]
+    /// snapshot (from here, from the sink or from its `FlushGuard`) accounts
+    /// for every event, written, dropped by the sink or dropped as recursion,
+    /// and the sink's in-band reports count the recursion too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let (sink, _guard) = layer_safe::Sink::builder().writer(std::io::sink()).build().unwrap();
+    /// let stats = sink.stats_handle();
+    /// let layer = layer_safe::JsonLayer::new(sink.clone());
+    /// let subscriber = layer_safe::Guarded::with_stats(tracing_subscriber::registry().with(layer), stats);
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("counted once"));
+    /// assert_eq!(sink.stats().submitted, 1);
+    /// ```
+    pub fn with_stats(inner: S, stats: StatsHandle) -> Self {
         Guarded {
             inner,
-            counters,
+            counters: stats.0,
             inert: InertSpans::default(),
         }
     }
@@ -490,19 +526,12 @@ impl<S: Subscriber + 'static> Subscriber for Guarded<S> {
         if id == TypeId::of::<Self>() {
             return Some(self as *const Self as *const ());
         }
-        if id == TypeId::of::<StatsMarker>() {
-            return Some(&self.counters as *const Arc<Counters> as *const ());
-        }
         // SAFETY: the inner subscriber's `downcast_raw` upholds the trait's
         // contract for itself; the pointer it returns points into `self.inner`,
         // which lives as long as `self`.
         unsafe { self.inner.downcast_raw(id) }
     }
 }
-
-/// The `TypeId` under which a [`Guarded`] hands out its `Arc<Counters>` to
-/// `Dispatch::downcast_ref`-style lookups from inside the crate.
-pub(crate) struct StatsMarker;
 
 impl<S: Subscriber + 'static> Guarded<S> {
     /// The metadata of a span, when the inner stack has a `Registry` to ask.

@@ -200,17 +200,18 @@ fn span_ids_and_current_span_match() {
 }
 
 #[test]
-fn the_guard_shares_the_counters_of_a_json_layer_in_the_stack() {
+fn the_guard_counts_into_the_sink_counters_it_is_handed() {
     let (sink, guard) = layer_safe::Sink::builder()
         .writer(std::io::sink())
         .build()
         .unwrap();
+    let handle = sink.stats_handle();
     let s = tracing_subscriber::registry()
         .with(EnvFilter::new("info"))
         .with(Some(
             layer_safe::JsonLayer::new(sink).with_filter(LevelFilter::INFO),
         ))
-        .guarded();
+        .guarded_with(handle);
     let stats = s.stats_handle();
     struct LogsInDebug;
     impl std::fmt::Debug for LogsInDebug {

@@ -31,8 +31,8 @@ fn install(out: &SharedBuf) -> (StatsHandle, layer_safe::FlushGuard) {
     let (sink, guard) = Sink::builder().writer(out.clone()).build().unwrap();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::DEBUG)
-        .with(JsonLayer::new(sink))
-        .guarded();
+        .with(JsonLayer::new(sink.clone()))
+        .guarded_with(sink.stats_handle());
     let stats = subscriber.stats_handle();
     tracing::subscriber::set_global_default(subscriber).unwrap();
     (stats, guard)

@@ -467,6 +467,23 @@ impl Sink {
         (l.lane().max_bytes - lane::HEADER - 1).min(l.max_record.saturating_mul(4))
     }
 
+    /// A handle to this sink's counters, to hand to the
+    /// [`Guarded`](crate::Guarded) subscriber that wraps it
+    /// ([`Guarded::with_stats`](crate::Guarded::with_stats)), so that the
+    /// guard's recursion drops are counted, and reported in-band, with the
+    /// sink's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let (sink, _guard) = layer_safe::Sink::builder().writer(std::io::sink()).build().unwrap();
+    /// let handle = sink.stats_handle();
+    /// assert_eq!(handle.snapshot(), sink.stats());
+    /// ```
+    pub fn stats_handle(&self) -> crate::StatsHandle {
+        crate::StatsHandle(self.shared.counters.clone())
+    }
+
     pub(crate) fn counters(&self) -> &Arc<Counters> {
         &self.shared.counters
     }

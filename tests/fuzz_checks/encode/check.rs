@@ -166,7 +166,7 @@ pub fn check(input: &Input) -> Summary {
     let subscriber = tracing_subscriber::registry()
         .with(layer(o, &cfg, sink.clone()).build())
         .with(layer(o, &cfg, eager_kept.sink.clone()).eager(true).build())
-        .guarded();
+        .guarded_with(sink.stats_handle());
 
     let mut program = Program {
         models: Vec::new(),

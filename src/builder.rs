@@ -7,6 +7,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+#[cfg(feature = "metrics")]
 use std::time::Duration;
 
 use tracing_core::Dispatch;

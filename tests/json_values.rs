@@ -562,3 +562,42 @@ fn a_debug_that_logs_leaves_the_record_whole() {
     assert_eq!(field(&r[0], "v").str(), "logs");
     assert_eq!(r[0].get("span").unwrap().get("v").unwrap().str(), "logs");
 }
+
+#[test]
+fn a_text_sink_writes_its_own_reports_as_text() {
+    let out = Capture::default();
+    let (sink, guard) = Sink::builder()
+        .writer(out.clone())
+        .max_record(180)
+        .build()
+        .unwrap();
+    let layer = JsonLayer::builder(sink.clone())
+        .format(LineFormat::Text)
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(layer)
+        .guarded_with(sink.stats_handle());
+    tracing::subscriber::with_default(subscriber, || {
+        // A raw JSON record too big for 180 bytes to hold its stand-in
+        // and a useful prefix: dropped as oversize.
+        let mut record = sink.buffer();
+        record.extend_from_slice(&[b'{'; 4096]);
+        assert_eq!(
+            sink.submit(tracing::Level::INFO, record),
+            Err(layer_safe::DropReason::Oversize)
+        );
+        tracing::info!("after the drop");
+    });
+    assert!(guard.flush(std::time::Duration::from_secs(5)));
+    let text = out.text();
+    let report = text
+        .lines()
+        .find(|l| l.contains("events dropped"))
+        .unwrap_or_else(|| panic!("no report in {text}"));
+    assert!(!report.contains('{'), "{report}");
+    assert!(
+        report.ends_with(" WARN layer_safe: events dropped oversize=1"),
+        "{report}"
+    );
+    assert!(text.contains("after the drop"), "{text}");
+}

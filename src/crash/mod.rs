@@ -19,7 +19,7 @@
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 #[cfg(unix)]
 mod fault;
@@ -192,40 +192,44 @@ impl CrashDrain {
     }
 }
 
+/// What the final record says: the signal and the thread it hit. The
+/// worker writes it in the sink's format.
+#[derive(Debug)]
+pub(crate) struct FinalRecord {
+    /// Whether the signal kills the process (`ERROR`), or asks it to stop.
+    pub(crate) fatal: bool,
+    pub(crate) signal: &'static str,
+    pub(crate) signo: i32,
+    pub(crate) thread: String,
+}
+
+impl FinalRecord {
+    /// `fatal signal SIGSEGV on thread 'main'`.
+    pub(crate) fn message(&self) -> String {
+        let what = if self.fatal {
+            "fatal signal"
+        } else {
+            "terminating on"
+        };
+        format!("{what} {} on thread '{}'", self.signal, self.thread)
+    }
+}
+
 impl Request {
-    /// Appends the final record, when this request carries one: one JSON
-    /// line in the encoder's shape naming the signal and the thread.
-    pub(crate) fn final_record(&self, out: &mut Vec<u8>) {
-        let Some((signo, fatal, name, len)) = self.record else {
-            return;
-        };
-        let signal = signal_name(signo);
+    /// The final record, when this request carries one.
+    pub(crate) fn final_record(&self) -> Option<FinalRecord> {
+        let (signo, fatal, name, len) = self.record?;
         let thread = String::from_utf8_lossy(&name[..len]);
-        let thread = if thread.is_empty() {
-            "<unknown>".into()
-        } else {
-            thread
-        };
-        let (level, what) = if fatal {
-            ("ERROR", "fatal signal")
-        } else {
-            ("WARN", "terminating on")
-        };
-        out.extend_from_slice(b"{\"timestamp\":\"");
-        crate::encode::time::rfc3339(
-            out,
-            crate::encode::time::Now::from_system_time(SystemTime::now()),
-        );
-        out.extend_from_slice(b"\",\"level\":\"");
-        out.extend_from_slice(level.as_bytes());
-        out.extend_from_slice(b"\",\"fields\":{\"message\":\"");
-        let message = format!("{what} {signal} on thread '{thread}'");
-        crate::encode::escape::escape(out, &message);
-        out.extend_from_slice(b"\",\"signal\":\"");
-        out.extend_from_slice(signal.as_bytes());
-        out.extend_from_slice(format!("\",\"signo\":{signo},\"thread\":\"").as_bytes());
-        crate::encode::escape::escape(out, &thread);
-        out.extend_from_slice(b"\"},\"target\":\"layer_safe\"}\n");
+        Some(FinalRecord {
+            fatal,
+            signal: signal_name(signo),
+            signo,
+            thread: if thread.is_empty() {
+                "<unknown>".into()
+            } else {
+                thread.into_owned()
+            },
+        })
     }
 }
 
@@ -266,21 +270,21 @@ mod tests {
         let seq = drain.request(Some((6, true)), b"worker-7");
         assert!(!drain.wait(seq), "nobody completes it: gives up");
         let r = drain.pending().expect("pending");
-        let mut out = Vec::new();
-        r.final_record(&mut out);
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["fields"]["signal"], "SIGABRT");
-        assert_eq!(v["fields"]["thread"], "worker-7");
-        assert_eq!(v["level"], "ERROR");
+        let record = r.final_record().expect("the first request's record");
+        assert_eq!(record.signal, "SIGABRT");
+        assert_eq!(record.thread, "worker-7");
+        assert!(record.fatal);
+        assert_eq!(
+            record.message(),
+            "fatal signal SIGABRT on thread 'worker-7'"
+        );
         drain.complete(&r);
         assert!(drain.wait(seq));
         assert!(drain.pending().is_none());
         // A second request drains again, without a second record.
         let seq = drain.request(Some((15, false)), b"main");
         let r = drain.pending().unwrap();
-        let mut out = Vec::new();
-        r.final_record(&mut out);
-        assert!(out.is_empty());
+        assert!(r.final_record().is_none());
         drain.complete(&r);
         assert!(drain.wait(seq));
     }

@@ -5,7 +5,7 @@ use tracing_core::Level;
 
 use super::site::Site;
 
-use super::record::{self, Reader, SpanView, CUT, LOG, THREAD};
+use super::record::{self, Reader, SpanView, Value, CUT, LOG, THREAD};
 use super::time::Now;
 use super::truncate::MARKER_MAX;
 use super::value::Acc;
@@ -22,9 +22,7 @@ pub(crate) struct Event<'a> {
     pub(crate) now: Now,
     /// The thread's name and id as JSON strings, when captured.
     pub(crate) thread: Option<(Option<&'a [u8]>, &'a [u8])>,
-    site: &'a Site,
-    fields: Reader<'a>,
-    nfields: u8,
+    fields: Fields<'a>,
     /// The span chain, root first; `None` when the event is in no span.
     spans: Option<&'a [u8]>,
     /// Only the message was captured, of an event this many bytes big.
@@ -34,7 +32,40 @@ pub(crate) struct Event<'a> {
     pub(crate) trace: Option<&'a [u8]>,
 }
 
+/// Where an event's fields come from.
+#[derive(Clone, Copy)]
+enum Fields<'a> {
+    /// Captured by a caller: `count` values encoded in `values`, named by
+    /// the call site.
+    Captured {
+        site: &'a Site,
+        values: Reader<'a>,
+        count: u8,
+    },
+    /// One of the sink's own records: its names and values, listed.
+    Listed(&'a [(&'a str, Value<'a>)]),
+}
+
 impl<'a> Event<'a> {
+    /// One of the sink's own records (a drop report, say), which the
+    /// formats write as they write any event: `target` `layer_safe`, no
+    /// call site, thread or span. Names in `fields` need no escaping.
+    pub(crate) fn own(level: Level, now: Now, fields: &'a [(&'a str, Value<'a>)]) -> Event<'a> {
+        Event {
+            level,
+            target: "layer_safe",
+            file: None,
+            line: None,
+            now,
+            thread: None,
+            fields: Fields::Listed(fields),
+            spans: None,
+            cut: None,
+            #[cfg(feature = "opentelemetry")]
+            trace: None,
+        }
+    }
+
     /// Decodes `payload` (its level byte first), with its call site.
     pub(crate) fn decode(
         payload: &'a [u8],
@@ -95,9 +126,11 @@ impl<'a> Event<'a> {
             line,
             now,
             thread,
-            site,
-            fields,
-            nfields,
+            fields: Fields::Captured {
+                site,
+                values: fields,
+                count: nfields,
+            },
             spans,
             cut,
             #[cfg(feature = "opentelemetry")]
@@ -107,13 +140,25 @@ impl<'a> Event<'a> {
 
     /// Writes every field through `v`.
     pub(crate) fn record(&self, v: &mut EventVisitor<'_>) {
-        let mut r = self.fields;
-        for _ in 0..self.nfields {
-            let Some((index, value)) = r.field() else {
-                return;
-            };
-            if let Some(name) = self.site.names.get(index) {
-                v.field(name, value);
+        match self.fields {
+            Fields::Captured {
+                site,
+                mut values,
+                count,
+            } => {
+                for _ in 0..count {
+                    let Some((index, value)) = values.field() else {
+                        return;
+                    };
+                    if let Some(name) = site.names.get(index) {
+                        v.field(name, value);
+                    }
+                }
+            }
+            Fields::Listed(fields) => {
+                for &(name, value) in fields {
+                    v.field(name.as_bytes(), value);
+                }
             }
         }
     }
@@ -176,6 +221,30 @@ pub(crate) fn render(cfg: &Config, ev: &Event<'_>, max: usize, out: &mut Vec<u8>
         }
     }
     acc.truncated
+}
+
+/// Renders one of the sink's own records ([`Event::own`]) at `now` in the
+/// format of `cfg`, at the end of `out`. Returns `false`, with `out` as it
+/// was, when even cut down it would not fit in `max` bytes.
+pub(crate) fn render_own(
+    cfg: &Config,
+    level: Level,
+    now: std::time::SystemTime,
+    fields: &[(&str, Value<'_>)],
+    max: usize,
+    out: &mut Vec<u8>,
+) -> bool {
+    let now = match cfg.timestamp {
+        Timestamp::Off => Now::ZERO,
+        _ => Now::from_system_time(now),
+    };
+    let start = out.len();
+    render(cfg, &Event::own(level, now, fields), max, out);
+    let fits = out.len() - start <= max;
+    if !fits {
+        out.truncate(start);
+    }
+    fits
 }
 
 fn encode(cfg: &Config, out: &mut Vec<u8>, ev: &Event<'_>, budget: Budget) -> Acc {

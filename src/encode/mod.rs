@@ -160,6 +160,33 @@ pub(crate) struct TraceKeys {
 }
 
 impl Config {
+    /// The defaults (the shape of `fmt().json()`): where `JsonLayerBuilder`
+    /// starts, and how a sink that no layer of this crate writes to formats
+    /// its own records.
+    pub(crate) fn plain(max_record: usize) -> Config {
+        Config {
+            format: LineFormat::Json,
+            ansi: false,
+            timestamp: Timestamp::Rfc3339Micros,
+            flatten_event: false,
+            flatten_spans: false,
+            current_span: true,
+            span_list: true,
+            target: true,
+            file: false,
+            line: false,
+            thread_name: false,
+            thread_id: false,
+            statics: Vec::new(),
+            root_reserved: keys::Reserved::NONE,
+            // One value may take the whole record: the sink's stand-in for
+            // a long record is one long value.
+            cap: max_record,
+            #[cfg(feature = "opentelemetry")]
+            trace_keys: None,
+        }
+    }
+
     /// Whether records show anything of the event's spans.
     #[inline]
     pub(crate) fn wants_spans(&self) -> bool {

@@ -172,6 +172,25 @@ pub(crate) fn unix_nanos(buf: &mut Vec<u8>, now: Now) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn at(t: std::time::SystemTime) -> String {
+        let mut out = Vec::new();
+        rfc3339(&mut out, Now::from_system_time(t));
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn rfc3339_of_system_times() {
+        assert_eq!(at(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
+        // 2024-02-29T23:59:59.5Z, a leap day.
+        let leap = UNIX_EPOCH + Duration::from_millis(1_709_251_199_500);
+        assert_eq!(at(leap), "2024-02-29T23:59:59.500000Z");
+        assert_eq!(
+            &at(UNIX_EPOCH + Duration::from_secs(951_782_400))[..10],
+            "2000-02-29"
+        );
+    }
 
     fn fmt(secs: i64, nanos: u32) -> String {
         let mut b = Vec::new();

@@ -94,18 +94,9 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct JsonLayerBuilder {
     sink: Sink,
-    format: LineFormat,
-    ansi: bool,
-    timestamp: Timestamp,
-    flatten_event: bool,
-    flatten_spans: bool,
-    current_span: bool,
-    span_list: bool,
-    target: bool,
-    file: bool,
-    line: bool,
-    thread_name: bool,
-    thread_id: bool,
+    /// The format's switches; `build` settles the rest (the static
+    /// fields, the reserved keys, the value cap).
+    cfg: Config,
     statics: Vec<(String, serde_json::Value)>,
     max_field: usize,
     eager: bool,
@@ -120,18 +111,7 @@ impl JsonLayerBuilder {
         JsonLayerBuilder {
             sink,
             eager: false,
-            format: LineFormat::Json,
-            ansi: false,
-            timestamp: Timestamp::Rfc3339Micros,
-            flatten_event: false,
-            flatten_spans: false,
-            current_span: true,
-            span_list: true,
-            target: true,
-            file: false,
-            line: false,
-            thread_name: false,
-            thread_id: false,
+            cfg: Config::plain(0),
             statics: Vec::new(),
             max_field: DEFAULT_MAX_FIELD,
             rate_limit: None,
@@ -170,7 +150,7 @@ impl JsonLayerBuilder {
     /// assert!(!line.contains('{'));
     /// ```
     pub fn format(mut self, format: LineFormat) -> Self {
-        self.format = format;
+        self.cfg.format = format;
         self
     }
 
@@ -206,7 +186,7 @@ impl JsonLayerBuilder {
     /// assert!(line.contains("\x1b[")); // colour codes, though no terminal
     /// ```
     pub fn ansi(mut self, ansi: bool) -> Self {
-        self.ansi = ansi;
+        self.cfg.ansi = ansi;
         self
     }
 
@@ -241,7 +221,7 @@ impl JsonLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn timestamp(mut self, timestamp: Timestamp) -> Self {
-        self.timestamp = timestamp;
+        self.cfg.timestamp = timestamp;
         self
     }
 
@@ -467,16 +447,16 @@ impl JsonLayerBuilder {
                 root_reserved.add(key);
             }
         };
-        reserve(self.timestamp != Timestamp::Off, "timestamp");
+        reserve(self.cfg.timestamp != Timestamp::Off, "timestamp");
         reserve(true, "level");
-        reserve(!self.flatten_event, "fields");
-        reserve(self.target, "target");
-        reserve(self.file, "filename");
-        reserve(self.line, "line_number");
-        reserve(self.current_span, "span");
-        reserve(self.span_list, "spans");
-        reserve(self.thread_name, "threadName");
-        reserve(self.thread_id, "threadId");
+        reserve(!self.cfg.flatten_event, "fields");
+        reserve(self.cfg.target, "target");
+        reserve(self.cfg.file, "filename");
+        reserve(self.cfg.line, "line_number");
+        reserve(self.cfg.current_span, "span");
+        reserve(self.cfg.span_list, "spans");
+        reserve(self.cfg.thread_name, "threadName");
+        reserve(self.cfg.thread_id, "threadId");
         for key in static_keys {
             root_reserved.add_quoted(key);
         }
@@ -487,23 +467,12 @@ impl JsonLayerBuilder {
 
         let cap = self.max_field.min(self.sink.max_record() / 2);
         let cfg = Config {
-            format: self.format,
-            ansi: self.ansi,
-            timestamp: self.timestamp,
-            flatten_event: self.flatten_event,
-            flatten_spans: self.flatten_spans,
-            current_span: self.current_span,
-            span_list: self.span_list,
-            target: self.target,
-            file: self.file,
-            line: self.line,
-            thread_name: self.thread_name,
-            thread_id: self.thread_id,
             statics,
             root_reserved,
             cap,
             #[cfg(feature = "opentelemetry")]
             trace_keys: crate::otel::members(trace_keys.as_ref()),
+            ..self.cfg
         };
         let id = NEXT_ID.fetch_add(1, Relaxed);
         JsonLayer::from_config(cfg, self.sink, id, self.rate_limit, self.eager)
@@ -513,18 +482,18 @@ impl JsonLayerBuilder {
 impl fmt::Debug for JsonLayerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JsonLayerBuilder")
-            .field("format", &self.format)
-            .field("ansi", &self.ansi)
-            .field("timestamp", &self.timestamp)
-            .field("flatten_event", &self.flatten_event)
-            .field("flatten_span_fields", &self.flatten_spans)
-            .field("current_span", &self.current_span)
-            .field("span_list", &self.span_list)
-            .field("target", &self.target)
-            .field("file", &self.file)
-            .field("line_number", &self.line)
-            .field("thread_names", &self.thread_name)
-            .field("thread_ids", &self.thread_id)
+            .field("format", &self.cfg.format)
+            .field("ansi", &self.cfg.ansi)
+            .field("timestamp", &self.cfg.timestamp)
+            .field("flatten_event", &self.cfg.flatten_event)
+            .field("flatten_span_fields", &self.cfg.flatten_spans)
+            .field("current_span", &self.cfg.current_span)
+            .field("span_list", &self.cfg.span_list)
+            .field("target", &self.cfg.target)
+            .field("file", &self.cfg.file)
+            .field("line_number", &self.cfg.line)
+            .field("thread_names", &self.cfg.thread_name)
+            .field("thread_ids", &self.cfg.thread_id)
             .field("static_fields", &self.statics)
             .field("max_field_bytes", &self.max_field)
             .field("rate_limit", &self.rate_limit)

@@ -9,6 +9,7 @@ use tracing_core::Metadata;
 
 use crate::clock::WallClock;
 use crate::encode::event::{self, Event};
+use crate::encode::record::Value;
 use crate::encode::site::Site;
 use crate::encode::Config;
 use crate::sink::Render;
@@ -62,6 +63,17 @@ impl Render for Format {
             // Only this crate writes records; a short one cannot happen.
             None => false,
         }
+    }
+
+    fn own_record(
+        &self,
+        level: tracing_core::Level,
+        now: std::time::SystemTime,
+        fields: &[(&str, Value<'_>)],
+        max: usize,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        event::render_own(&self.cfg, level, now, fields, max, out)
     }
 
     fn suppressed(&self, each: &mut dyn FnMut(u32, &'static Metadata<'static>, u64)) {

@@ -17,11 +17,9 @@
 //! are not said again by the next report), and a record whose line reaches
 //! the output is counted as written.
 
-use std::time::SystemTime;
-
 use tracing_core::Level;
 
-use super::report;
+use super::report::Own;
 use crate::stats::PerReason;
 
 /// What one write got out.
@@ -101,13 +99,15 @@ impl Batch {
         report: Option<(PerReason, PerReason)>,
         violations: bool,
     ) -> bool {
-        self.begin_with(report, |_, _| {}, violations)
+        self.begin_with(Own::PLAIN, report, |_, _| {}, violations)
     }
 
     /// [`begin`](Self::begin), with the summary lines `summaries` appends
-    /// after the drop report (pushing each line's end offset).
+    /// after the drop report (pushing each line's end offset), and the
+    /// sink's records in the format `own`.
     pub(crate) fn begin_with(
         &mut self,
+        own: Own<'_>,
         report: Option<(PerReason, PerReason)>,
         summaries: impl FnOnce(&mut Vec<u8>, &mut Vec<usize>),
         violations: bool,
@@ -118,13 +118,13 @@ impl Batch {
         }
         self.newline_end = self.out.len();
         if let Some((totals, delta)) = report {
-            report::drop_report(&mut self.out, SystemTime::now(), &delta);
+            own.drop_report(&delta, &mut self.out);
             self.report = Some(totals);
         }
         self.report_end = self.out.len();
         summaries(&mut self.out, &mut self.summary_ends);
         if violations && crate::lint::has_unreported() {
-            report::violation_reports(&mut self.out, SystemTime::now());
+            own.violations(&mut self.out);
         }
         self.prefix_end = self.out.len();
         !self.out.is_empty()
@@ -411,6 +411,7 @@ mod tests {
         let mut b = Batch::default();
         let lines: [&[u8]; 2] = [b"{\"s\":1}\n", b"{\"s\":2}\n"];
         assert!(b.begin_with(
+            Own::PLAIN,
             Some((t(), t())),
             |out, ends| {
                 for l in lines {
@@ -429,6 +430,7 @@ mod tests {
         assert_eq!(lost(&mut b), (Progress::default(), vec![Level::INFO]));
         // The second summary whole but its newline, then given up: out.
         assert!(b.begin_with(
+            Own::PLAIN,
             None,
             |out, ends| {
                 out.extend_from_slice(lines[1]);

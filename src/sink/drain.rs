@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use super::batch::Batch;
 use super::lane::{LaneShared, HEADER};
-use super::{record_level, report, Render, Shared, RAW};
+use super::report::Own;
+use super::{record_level, Render, Shared, RAW};
 use crate::clock::WallClock;
 use crate::stats::DropReason;
 
@@ -250,7 +251,9 @@ fn format(
             // holds the prefix and the records before this one (fuzz:
             // `encode`, regressions/encode/deferred-truncation-clears-batch).
             let mut cut = Vec::new();
-            let fits = report::truncate(&line, level, max, &mut cut);
+            // In `fmt().json()`'s plain shape: the layer's own fields are
+            // what left no room.
+            let fits = Own::PLAIN.truncate(&line, level, max, &mut cut);
             out.extend_from_slice(&cut);
             fits.then_some(true)
         })

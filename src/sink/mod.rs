@@ -40,7 +40,7 @@
 //! | `batch.rs` | the worker's batch, with exact accounting of partial writes |
 //! | `flush_guard.rs` | [`FlushGuard`]: flush on demand, drain on drop within a deadline |
 //! | `status.rs` | the rate-limited stderr status channel for internal errors |
-//! | `report.rs` | the in-band drop report and the truncation record |
+//! | `report.rs` | the sink's own records (reports, the crash's final record, the stand-in for a record too long), in a layer's format |
 //! | `summary.rs` | the in-band summary of events suppressed per call site (rate limit) |
 //! | `make_writer.rs` | `MakeWriter` for `tracing_subscriber::fmt` |
 //! | `writers/` | stdout/stderr, append file, rolling by time, rolling by size |
@@ -112,6 +112,18 @@ pub(crate) trait Render: Send + Sync {
         payload: &[u8],
         clock: &WallClock,
         max_record: usize,
+        out: &mut Vec<u8>,
+    ) -> bool;
+
+    /// Appends one of the sink's own records (see `report.rs`) of at most
+    /// `max` bytes in this layer's format; `false`, with nothing appended,
+    /// when it cannot be made to fit.
+    fn own_record(
+        &self,
+        level: Level,
+        now: std::time::SystemTime,
+        fields: &[(&str, crate::encode::record::Value<'_>)],
+        max: usize,
         out: &mut Vec<u8>,
     ) -> bool;
 
@@ -285,6 +297,14 @@ impl Shared {
     pub(crate) fn renderer(&self, kind: u8) -> Option<Arc<dyn Render>> {
         let r = self.renderers.read().unwrap_or_else(|p| p.into_inner());
         r.get(usize::from(kind).checked_sub(1)?).cloned()
+    }
+
+    /// The renderer of the layer that came to this sink last: the format of
+    /// the sink's own records (see `report.rs`). A layer that is dropped
+    /// stays registered, so the newest is the one most likely still in use.
+    pub(crate) fn newest_renderer(&self) -> Option<Arc<dyn Render>> {
+        let r = self.renderers.read().unwrap_or_else(|p| p.into_inner());
+        r.last().cloned()
     }
 
     /// Every renderer, with the kind of its records (cold: once per drop

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use tracing_core::Level;
 
 use super::lane::{Full, Lane, FRAME};
-use super::{level_byte, record_level, report, Overflow, Shared, Sink, RAW};
+use super::report::Own;
+use super::{level_byte, record_level, Overflow, Shared, Sink, RAW};
 use crate::stats::DropReason;
 
 /// How many of its own oldest records one `DropOldest` submit may evict
@@ -271,7 +272,7 @@ fn fit(s: &Shared, level: Level, mut record: Vec<u8>) -> Result<Vec<u8>, DropRea
         return Ok(record);
     }
     let mut out = Vec::with_capacity(s.limits.max_record);
-    if report::truncate(&record, level, s.limits.max_record, &mut out) {
+    if Own::PLAIN.truncate(&record, level, s.limits.max_record, &mut out) {
         s.counters.truncated();
         Ok(out)
     } else {

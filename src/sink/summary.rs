@@ -14,15 +14,10 @@
 //! on its own, `Progress::summaries`).
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::time::SystemTime;
-
-use tracing_core::Metadata;
 
 use super::batch::Batch;
-use super::report::timestamp;
+use super::report::Own;
 use super::Shared;
-use crate::encode::escape::escape;
 use crate::stats::PerReason;
 
 /// A call site of one layer: the kind of its records, its index there.
@@ -45,7 +40,7 @@ impl Summaries {
     pub(crate) fn stage(
         &mut self,
         shared: &Shared,
-        now: SystemTime,
+        own: Own<'_>,
         out: &mut Vec<u8>,
         ends: &mut Vec<usize>,
     ) {
@@ -56,7 +51,7 @@ impl Summaries {
                 let key = (kind, site);
                 let before = self.reported.get(&key).copied().unwrap_or(0);
                 if total > before {
-                    line(out, now, meta, total - before);
+                    own.summary(meta, total - before, out);
                     ends.push(out.len());
                     self.staged.push((key, total));
                 }
@@ -75,12 +70,20 @@ impl Summaries {
     ) -> bool {
         let summarise = report.is_some();
         let violations = shared.limits.report_violations;
+        // Most batches carry no record of the sink's own: look up its
+        // format only for those that do.
+        let newest = if summarise || (violations && crate::lint::has_unreported()) {
+            shared.newest_renderer()
+        } else {
+            None
+        };
+        let own = Own(newest.as_deref());
         let stage = |out: &mut Vec<u8>, ends: &mut Vec<usize>| {
             if summarise {
-                self.stage(shared, SystemTime::now(), out, ends);
+                self.stage(shared, own, out, ends);
             }
         };
-        batch.begin_with(report, stage, violations)
+        batch.begin_with(own, report, stage, violations)
     }
 
     /// The next `lines` staged lines are out: their counts are claimed.
@@ -93,27 +96,10 @@ impl Summaries {
     }
 }
 
-/// One summary line: `n` events of `meta`'s call site suppressed.
-fn line(out: &mut Vec<u8>, now: SystemTime, meta: &Metadata<'_>, n: u64) {
-    out.extend_from_slice(b"{\"timestamp\":\"");
-    timestamp(out, now);
-    out.extend_from_slice(
-        b"\",\"level\":\"WARN\",\"fields\":{\"message\":\"events suppressed\",\"callsite\":\"",
-    );
-    match (meta.file(), meta.line()) {
-        (Some(file), Some(line)) => escape(out, &format!("{file}:{line}")),
-        (Some(file), None) => escape(out, file),
-        // No file (a `log` record's adapter site, say): its target.
-        (None, _) => escape(out, meta.target()),
-    }
-    // Writing to a Vec cannot fail.
-    let _ = writeln!(out, "\",\"suppressed\":{n}}},\"target\":\"layer_safe\"}}");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::UNIX_EPOCH;
+    use tracing_core::Metadata;
 
     struct Site;
     static SITE: Site = Site;
@@ -137,7 +123,7 @@ mod tests {
     #[test]
     fn a_summary_is_one_json_line() {
         let mut out = Vec::new();
-        line(&mut out, UNIX_EPOCH, &META, 123_456);
+        Own::PLAIN.summary(&META, 123_456, &mut out);
         let text = std::str::from_utf8(&out).unwrap();
         assert_eq!(text.matches('\n').count(), 1);
         assert!(text.ends_with('\n'));

@@ -38,7 +38,7 @@ impl JsonLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn flatten_event(mut self, flatten: bool) -> Self {
-        self.flatten_event = flatten;
+        self.cfg.flatten_event = flatten;
         self
     }
 
@@ -81,7 +81,7 @@ impl JsonLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn flatten_span_fields(mut self, flatten: bool) -> Self {
-        self.flatten_spans = flatten;
+        self.cfg.flatten_spans = flatten;
         self
     }
 
@@ -118,7 +118,7 @@ impl JsonLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_current_span(mut self, on: bool) -> Self {
-        self.current_span = on;
+        self.cfg.current_span = on;
         self
     }
 
@@ -155,7 +155,7 @@ impl JsonLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_span_list(mut self, on: bool) -> Self {
-        self.span_list = on;
+        self.cfg.span_list = on;
         self
     }
 
@@ -188,7 +188,7 @@ impl JsonLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_target(mut self, on: bool) -> Self {
-        self.target = on;
+        self.cfg.target = on;
         self
     }
 
@@ -224,7 +224,7 @@ impl JsonLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_file(mut self, on: bool) -> Self {
-        self.file = on;
+        self.cfg.file = on;
         self
     }
 
@@ -258,7 +258,7 @@ impl JsonLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_line_number(mut self, on: bool) -> Self {
-        self.line = on;
+        self.cfg.line = on;
         self
     }
 
@@ -292,7 +292,7 @@ impl JsonLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_thread_names(mut self, on: bool) -> Self {
-        self.thread_name = on;
+        self.cfg.thread_name = on;
         self
     }
 
@@ -325,7 +325,7 @@ impl JsonLayerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_thread_ids(mut self, on: bool) -> Self {
-        self.thread_id = on;
+        self.cfg.thread_id = on;
         self
     }
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::Worker;
 use crate::crash::{CrashDrain, Request};
+use crate::sink::report::Own;
 
 /// Rounds in a row that took nothing from lanes not yet read far enough
 /// (a producer holds a lane's reader while it grows or evicts, or the
@@ -95,11 +96,12 @@ impl Worker {
         if !self.batch.is_empty() {
             return;
         }
-        let mut line = Vec::new();
-        request.final_record(&mut line);
-        if line.is_empty() {
+        let Some(record) = request.final_record() else {
             return;
-        }
+        };
+        let newest = self.shared.newest_renderer();
+        let mut line = Vec::new();
+        Own(newest.as_deref()).final_record(&record, &mut line);
         self.begin_batch(true);
         self.batch.push_own_line(&line);
         self.write_batch();

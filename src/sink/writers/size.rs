@@ -224,12 +224,14 @@ impl RollingBySize {
             })
             .collect();
         pending.sort();
+        // Before the jobs: the compressor writes its own `.gz.tmp` files,
+        // and removing one it has begun loses that file's compression.
+        for tmp in matching(&dir, &name, |rest| rest.ends_with(".gz.tmp"))? {
+            gone_ok(fs::remove_file(tmp))?;
+        }
         for (n, src) in pending {
             gzip.next = n + 1;
             gzip.compressor.submit(self.job(src));
-        }
-        for tmp in matching(&dir, &name, |rest| rest.ends_with(".gz.tmp"))? {
-            gone_ok(fs::remove_file(tmp))?;
         }
         Ok(())
     }

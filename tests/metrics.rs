@@ -6,17 +6,20 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics::{
+    Counter, CounterFn, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 /// The debugging recorder, noting whether it was ever called from outside
-/// the logging path.
+/// the logging path, and the last value published for written events.
 struct Watched {
     inner: DebuggingRecorder,
     outside_path: AtomicBool,
+    written: &'static Published,
 }
 
 impl Watched {
@@ -24,6 +27,34 @@ impl Watched {
         if !layer_safe::in_logging_path() {
             self.outside_path.store(true, Ordering::SeqCst);
         }
+    }
+}
+
+/// The last value set on a counter, for a test to wait on.
+#[derive(Default)]
+struct Published(Mutex<Option<u64>>, Condvar);
+
+impl Published {
+    /// Waits until the counter is published as `value`.
+    fn wait_for(&self, value: u64) {
+        let mut last = self.0.lock().unwrap();
+        while *last != Some(value) {
+            last = self.1.wait(last).unwrap();
+        }
+    }
+}
+
+/// A counter that also tells `Published` each value set on it.
+struct Tee(Counter, &'static Published);
+
+impl CounterFn for Tee {
+    fn increment(&self, value: u64) {
+        self.0.increment(value);
+    }
+    fn absolute(&self, value: u64) {
+        self.0.absolute(value);
+        *self.1 .0.lock().unwrap() = Some(value);
+        self.1 .1.notify_all();
     }
 }
 
@@ -39,7 +70,11 @@ impl Recorder for Watched {
     }
     fn register_counter(&self, k: &Key, m: &Metadata<'_>) -> Counter {
         self.note();
-        self.inner.register_counter(k, m)
+        let counter = self.inner.register_counter(k, m);
+        if k.name() == "layer_safe_events_written_total" {
+            return Counter::from_arc(Arc::new(Tee(counter, self.written)));
+        }
+        counter
     }
     fn register_gauge(&self, k: &Key, m: &Metadata<'_>) -> Gauge {
         self.note();
@@ -65,6 +100,7 @@ fn recorder() -> (&'static Installed, MutexGuard<'static, ()>) {
         let recorder: &'static Watched = Box::leak(Box::new(Watched {
             inner,
             outside_path: AtomicBool::new(false),
+            written: Box::leak(Box::default()),
         }));
         metrics::set_global_recorder(recorder).expect("the only recorder");
         Installed {
@@ -76,6 +112,7 @@ fn recorder() -> (&'static Installed, MutexGuard<'static, ()>) {
     let turn = installed.turn.lock().unwrap_or_else(|p| p.into_inner());
     // Reading resets the values, so the previous test's do not show.
     let _ = installed.snapshotter.snapshot();
+    *installed.recorder.written.0.lock().unwrap() = None;
     (installed, turn)
 }
 
@@ -207,16 +244,13 @@ fn counters_are_published_while_running() {
         }
     });
     assert!(guard.flush(Duration::from_secs(60)));
-    // The guard is alive: only the timer publishes. A fail-safe bound, not
-    // a timing assertion.
-    let start = Instant::now();
-    loop {
-        let v = values(&installed.snapshotter);
-        if v.get("layer_safe_events_written_total") == Some(&3.0) {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "{v:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // The guard is alive: only the timer publishes.
+    installed.recorder.written.wait_for(3);
+    let v = values(&installed.snapshotter);
+    assert_eq!(
+        v.get("layer_safe_events_written_total"),
+        Some(&3.0),
+        "{v:?}"
+    );
     drop(guard);
 }

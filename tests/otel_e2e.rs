@@ -25,7 +25,7 @@ mod otel_support;
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
@@ -133,18 +133,6 @@ fn app() -> Vec<String> {
         .collect()
 }
 
-/// Waits (bounded) until `done` holds.
-fn wait_for(done: impl Fn() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < end {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    done()
-}
-
 fn client_records(r: &Receiver) -> usize {
     CLIENT.iter().map(|c| r.logs_with(c)).sum()
 }
@@ -159,7 +147,7 @@ fn plain() {
         .with(OpenTelemetryTracingBridge::new(&p.logger))
         .init();
     app();
-    assert!(wait_for(|| receiver.logs_with("app:") == APP_RECORDS));
+    receiver.wait_until(|got| got.logs_with("app:") >= APP_RECORDS);
     // The application is done. Count what the exporter exports of itself,
     // over 20 batch delays.
     let at_stop = client_records(&receiver);
@@ -194,10 +182,8 @@ fn guarded(refused: bool) {
     tracing::subscriber::set_global_default(subscriber).unwrap();
     let spans = app();
     if !refused {
-        assert!(wait_for(|| receiver.logs_with("app:") == APP_RECORDS));
-        assert!(wait_for(
-            || receiver.got.lock().unwrap().spans.len() == REQUESTS
-        ));
+        receiver
+            .wait_until(|got| got.logs_with("app:") >= APP_RECORDS && got.spans.len() >= REQUESTS);
     }
     // As long again as the plain stack looped, in two halves: a loop
     // would keep exporting in the second.

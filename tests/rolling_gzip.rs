@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn gunzip_lines(path: &Path) -> usize {
     let mut s = String::new();
@@ -37,15 +37,10 @@ fn every_event_is_in_the_current_file_or_a_gz() {
         }
     });
     drop(guard);
-    // The compressor outlives the writer and finishes on its own: wait for
-    // the pending files to go (a fail-safe bound, not a timing assertion).
-    let start = Instant::now();
+    // The compressor outlives the writer and finishes on its own, with
+    // nothing left to tell: watch the pending files go. No bound on how
+    // long that takes (the test runner's is the bound), and none asserted.
     while names(dir.path()).iter().any(|n| n.contains(".pending.")) {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "{:?}",
-            names(dir.path())
-        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let names = names(dir.path());

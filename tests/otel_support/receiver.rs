@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -32,6 +32,8 @@ pub struct Got {
 pub struct Receiver {
     pub port: u16,
     pub got: Arc<Mutex<Got>>,
+    /// Notified after each request is recorded.
+    arrived: Arc<Condvar>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -46,13 +48,15 @@ impl Receiver {
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let got = Arc::new(Mutex::new(Got::default()));
+        let arrived = Arc::new(Condvar::new());
         let stop = Arc::new(AtomicBool::new(false));
-        let (g, s) = (got.clone(), stop.clone());
+        let (g, a, s) = (got.clone(), arrived.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             while !s.load(Relaxed) {
                 match listener.accept() {
                     Ok((conn, _)) => {
                         let _ = serve(conn, &g);
+                        a.notify_all();
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -61,6 +65,7 @@ impl Receiver {
         Receiver {
             port,
             got,
+            arrived,
             stop,
             thread: Some(thread),
         }
@@ -68,8 +73,22 @@ impl Receiver {
 
     /// Log records received so far whose body contains `needle`.
     pub fn logs_with(&self, needle: &str) -> usize {
-        let got = self.got.lock().unwrap();
-        got.logs.iter().filter(|l| l.body.contains(needle)).count()
+        self.got.lock().unwrap().logs_with(needle)
+    }
+
+    /// Waits until what was received satisfies `done`.
+    pub fn wait_until(&self, done: impl Fn(&Got) -> bool) {
+        let mut got = self.got.lock().unwrap();
+        while !done(&got) {
+            got = self.arrived.wait(got).unwrap();
+        }
+    }
+}
+
+impl Got {
+    /// Log records whose body contains `needle`.
+    pub fn logs_with(&self, needle: &str) -> usize {
+        self.logs.iter().filter(|l| l.body.contains(needle)).count()
     }
 }
 

@@ -17,6 +17,12 @@
 //!   top of every turn ──crash request──▶ drain for it (`crash.rs`) ──▶ on
 //! ```
 //!
+//! The states are `state.rs`'s two enums: the writer's [`Health`]
+//! (Failing, with its tries and back-off, or not) moves on in one match,
+//! [`Health::after_write`]; the worker's [`Life`] (Running or Draining by a
+//! deadline) on the guard's requests. Idle and Batching are whether the
+//! batch holds anything.
+//!
 //! The thread is in the logging path for its whole life, so anything it or
 //! the writer emits through `tracing` is dropped and counted as recursion
 //! by the guard, never queued again.
@@ -40,17 +46,13 @@ use crate::contain;
 use crate::crash::CrashDrain;
 use crate::path::{Entered, Origin};
 use crate::stats::{DropReason, PerReason};
+use state::{Health, Life, Step};
 use time::Time;
 
 /// A batch is written once it holds this many bytes...
 const BATCH_BYTES: usize = 64 * 1024;
 /// ...or this many records, or when the queue is empty.
 const BATCH_RECORDS: usize = 1024;
-/// Tries per batch before its records are dropped as `WriterError`.
-const MAX_ATTEMPTS: u32 = 3;
-/// First pause after a writer error; doubles up to [`MAX_BACKOFF`].
-const INITIAL_BACKOFF: Duration = Duration::from_millis(10);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// While drops go on, at most one in-band report per interval.
 const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// When idle, wake this often to report drops counted elsewhere (the
@@ -136,8 +138,10 @@ impl Failure {
 
 pub(crate) struct Worker {
     shared: Arc<Shared>,
-    ctrl: Receiver<Control>,
-    ctrl_open: bool,
+    /// `None` once the guard's end is gone.
+    ctrl: Option<Receiver<Control>>,
+    health: Health,
+    life: Life,
     writer: Box<dyn Write + Send>,
     flush_interval: Duration,
     flush_deadline: Duration,
@@ -150,17 +154,12 @@ pub(crate) struct Worker {
     last_report: Option<Instant>,
     /// What the per-call-site summaries of suppressed events claimed.
     summaries: Summaries,
-    /// Tries of the current batch that failed.
-    attempts: u32,
-    backoff: Duration,
-    failing: bool,
     /// Bytes written since the last flush.
     dirty: bool,
     last_flush: Instant,
     /// When the worker last wrote records (see [`NAP`]).
     last_busy: Instant,
     waiters: Vec<Waiter>,
-    shutdown: Option<Instant>,
     /// The drop report owed at a flush or shutdown was attempted.
     quiesce_reported: bool,
     status: Status,
@@ -181,8 +180,9 @@ impl Worker {
         let lanes = Lanes::new(&shared);
         Worker {
             shared,
-            ctrl,
-            ctrl_open: true,
+            ctrl: Some(ctrl),
+            health: Health::Healthy,
+            life: Life::Running,
             writer,
             flush_interval,
             flush_deadline,
@@ -196,14 +196,10 @@ impl Worker {
             reported: PerReason::default(),
             last_report: None,
             summaries: Summaries::default(),
-            attempts: 0,
-            backoff: INITIAL_BACKOFF,
-            failing: false,
             dirty: false,
             last_flush: Instant::now(),
             last_busy: Instant::now(),
             waiters: Vec::new(),
-            shutdown: None,
             quiesce_reported: false,
             status: Status::default(),
             crash: None,
@@ -260,7 +256,7 @@ impl Worker {
             // Top of the loop: after every write, and after every wait.
             self.check_crash();
             let now = self.time.now();
-            if self.shutdown.is_some_and(|d| now >= d) {
+            if self.life.past_deadline(now) {
                 self.give_up();
                 return;
             }
@@ -278,7 +274,7 @@ impl Worker {
                     self.quiesce_reported = false;
                     self.flush_writer();
                     self.answer_waiters(empty);
-                    if empty && self.shutdown.is_some() {
+                    if empty && self.life.is_draining() {
                         return;
                     }
                     continue;
@@ -303,7 +299,7 @@ impl Worker {
 
     /// Whether a flush request can be answered, or the shutdown finished.
     fn quiescing(&self, empty: bool) -> bool {
-        (empty && self.shutdown.is_some())
+        (empty && self.life.is_draining())
             || self
                 .waiters
                 .iter()
@@ -330,7 +326,8 @@ impl Worker {
         // checks the flag without a fence, so a record pushed just as the
         // worker parks can miss it: `IDLE_PARK` bounds how long it waits.
         self.shared.parked.store(true, SeqCst);
-        if self.lanes.is_empty(&self.shared) && self.ctrl.is_empty() && !self.crash_pending() {
+        let no_control = self.ctrl.as_ref().map_or(true, Receiver::is_empty);
+        if self.lanes.is_empty(&self.shared) && no_control && !self.crash_pending() {
             std::thread::park_timeout(timeout.min(IDLE_PARK));
         }
         self.shared.parked.store(false, Relaxed);
@@ -364,15 +361,22 @@ impl Worker {
         delta.any().then_some((totals, delta))
     }
 
-    /// Writes the batch; on failure, counts, reports and backs off.
+    /// Writes the batch; on failure, counts, reports and backs off. The
+    /// writer's health moves on in one place, [`Health::after_write`].
     fn write_batch(&mut self) {
-        match self.write_out() {
-            Ok(()) => {
+        let failure = match self.write_out() {
+            Ok(()) => None,
+            // The main loop gives up on the rest.
+            Err(Failure::Deadline) => return,
+            Err(failure) => Some(failure),
+        };
+        let (health, step) = self.health.after_write(failure.is_none());
+        self.health = health;
+        match (step, failure) {
+            (Step::Wrote { recovered }, _) => {
                 self.batch.clear();
                 self.dirty = true;
-                self.attempts = 0;
-                self.backoff = INITIAL_BACKOFF;
-                if std::mem::take(&mut self.failing) {
+                if recovered {
                     let lost = self.shared.counters.dropped_count(DropReason::WriterError);
                     // Said once, past the rate limit when its failure was shown.
                     self.status.recovered(
@@ -386,19 +390,13 @@ impl Worker {
                     self.flush_writer();
                 }
             }
-            // The main loop gives up on the rest.
-            Err(Failure::Deadline) => {}
-            Err(failure) => {
+            (Step::Failed { give_up, wait }, failure) => {
                 self.shared.counters.writer_error();
-                self.failing = true;
-                self.attempts += 1;
-                if self.attempts >= MAX_ATTEMPTS {
-                    self.attempts = 0;
+                if give_up {
                     self.drop_batch(DropReason::WriterError);
                 }
                 let lost = self.shared.counters.dropped_count(DropReason::WriterError);
-                let wait = self.backoff;
-                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                let failure = failure.map_or_else(String::new, |f| f.to_string());
                 self.status.failure(
                     self.time.now(),
                     format_args!(
@@ -426,7 +424,7 @@ impl Worker {
                         // A writer taking a batch piecemeal: do not let it
                         // run past the shutdown deadline.
                         self.poll_control();
-                        if self.shutdown.is_some_and(|d| self.time.now() >= d) {
+                        if self.life.past_deadline(self.time.now()) {
                             return Err(Failure::Deadline);
                         }
                     }
@@ -510,18 +508,18 @@ impl Worker {
     fn pause(&mut self, wait: Duration) {
         let end = self.time.now() + wait;
         loop {
-            let end = self.shutdown.map_or(end, |d| d.min(end));
+            let end = self.life.deadline().map_or(end, |d| d.min(end));
             let now = self.time.now();
             // A crash handler's request: the main loop's next turn drains.
             if now >= end || self.crash_pending() {
                 return;
             }
             let until = now + self.crash_poll(end - now);
-            if !self.ctrl_open {
+            let Some(ctrl) = &self.ctrl else {
                 self.time.sleep(until - now);
                 continue;
-            }
-            match self.time.recv_deadline(&self.ctrl, until) {
+            };
+            match self.time.recv_deadline(ctrl, until) {
                 Ok(c) => {
                     let shutdown = matches!(c, Control::Shutdown { .. });
                     self.on_control(c);
@@ -537,8 +535,8 @@ impl Worker {
     }
 
     fn poll_control(&mut self) {
-        while self.ctrl_open {
-            match self.ctrl.try_recv() {
+        while let Some(ctrl) = &self.ctrl {
+            match ctrl.try_recv() {
                 Ok(c) => self.on_control(c),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => self.on_control_closed(),
@@ -554,17 +552,16 @@ impl Worker {
                 ok: true,
             }),
             Control::Shutdown { deadline } => {
-                let deadline = self.time.real_to_here(deadline);
-                self.shutdown = Some(self.shutdown.map_or(deadline, |d| d.min(deadline)));
+                self.life = self.life.drain_by(self.time.real_to_here(deadline));
             }
         }
     }
 
     /// The guard is gone without saying so (it always says so): shut down.
     fn on_control_closed(&mut self) {
-        self.ctrl_open = false;
-        if self.shutdown.is_none() {
-            self.shutdown = Some(self.time.now() + self.flush_deadline);
+        self.ctrl = None;
+        if !self.life.is_draining() {
+            self.life = self.life.drain_by(self.time.now() + self.flush_deadline);
         }
     }
 
@@ -598,6 +595,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 mod crash;
+mod state;
 #[cfg(test)]
 mod tests;
 mod time;

@@ -12,7 +12,7 @@
 //! (three, then one a minute) and nothing loops. In a service, the client is
 //! usually `reqwest::blocking` (the OTLP exporter's default, whose thread
 //! layer-safe recognises by name) or hyper on a runtime of its own, built
-//! with `.on_thread_start(layer_safe::exporter_thread)`; this example uses
+//! with `.on_thread_start(layer_safe::otel::exporter_thread)`; this example uses
 //! the test suite's small client on a thread of its own, to keep the
 //! dependency tree small.
 
@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = base.trim_end_matches('/');
     // Every request the exporters make runs on this thread, in the
     // logging path for life: what the client logs is counted, not exported.
-    let http = client::ThreadClient::spawn(layer_safe::exporter_thread);
+    let http = client::ThreadClient::spawn(layer_safe::otel::exporter_thread);
 
     let spans = SpanExporter::builder()
         .with_http()

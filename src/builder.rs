@@ -18,7 +18,7 @@ use tracing_subscriber::{reload, Registry};
 use crate::encode::LineFormat;
 use crate::error::InitError;
 use crate::guarded::Guarded;
-use crate::installed::{log_level, SwapFilter};
+use crate::installed::{log_level, FilterError, SwapFilter};
 use crate::layer::{JsonLayer, JsonLayerBuilder};
 use crate::lint::Policy;
 use crate::sink::writers::Rotation;
@@ -471,11 +471,7 @@ fn parse_filter(directives: &str, source_name: &'static str) -> Result<EnvFilter
     EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())
         .parse(directives)
-        .map_err(|e| InitError::Filter {
-            source_name,
-            directives: directives.to_owned(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| InitError::Filter(FilterError::invalid(directives, source_name, e)))
 }
 
 fn dispatch_max_level(dispatch: &Dispatch) -> LevelFilter {

@@ -5,6 +5,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use crate::installed::FilterError;
 use crate::lint::PolicyError;
 use crate::sink::ConfigError;
 
@@ -16,7 +17,8 @@ use crate::sink::ConfigError;
 ///
 /// ```
 /// let err = layer_safe::builder().filter("app=verbose").build().unwrap_err();
-/// assert!(matches!(err, layer_safe::InitError::Filter { .. }));
+/// let layer_safe::InitError::Filter(filter) = &err else { panic!("{err}") };
+/// assert_eq!(filter.directives(), "app=verbose");
 /// assert!(err.to_string().contains("app=verbose"));
 /// ```
 #[derive(Debug)]
@@ -30,15 +32,10 @@ pub enum InitError {
     /// [`Builder::log_bridge(false)`](crate::Builder::log_bridge), or remove
     /// the other logger.
     LogAlreadySet,
-    /// The filter directives do not parse.
-    Filter {
-        /// Where they came from: `"RUST_LOG"` or `"the builder"`.
-        source_name: &'static str,
-        /// The directives as given.
-        directives: String,
-        /// What is wrong with them.
-        reason: String,
-    },
+    /// The filter directives (from `RUST_LOG` or the builder) do not parse:
+    /// [`FilterError::directives`] are the ones given, and its
+    /// [`source`](Error::source) is the parser's error.
+    Filter(FilterError),
     /// `LAYER_SAFE_POLICY` holds an unknown value.
     Policy(PolicyError),
     /// The log file could not be opened for appending.
@@ -65,14 +62,7 @@ impl fmt::Display for InitError {
                  records cannot be bridged (call `.log_bridge(false)` on the builder to skip \
                  the bridge)",
             ),
-            InitError::Filter {
-                source_name,
-                directives,
-                reason,
-            } => write!(
-                f,
-                "invalid filter directives {directives:?} from {source_name}: {reason}"
-            ),
+            InitError::Filter(e) => e.fmt(f),
             InitError::Policy(e) => e.fmt(f),
             InitError::Writer { path, error } => write!(
                 f,
@@ -87,6 +77,7 @@ impl fmt::Display for InitError {
 impl Error for InitError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
+            InitError::Filter(e) => e.source(),
             InitError::Policy(e) => Some(e),
             InitError::Writer { error, .. } => Some(error),
             InitError::Sink(e) => Some(e),

@@ -169,7 +169,7 @@ impl<S: Subscriber + 'static> Guarded<S> {
     ///
     /// ```
     /// let subscriber = layer_safe::Guarded::new(tracing_subscriber::registry());
-    /// assert_eq!(subscriber.stats().submitted, 0);
+    /// assert_eq!(subscriber.stats_handle().snapshot().submitted, 0);
     /// ```
     pub fn new(inner: S) -> Self {
         Self::with_stats(inner, StatsHandle(Arc::default()))
@@ -203,14 +203,19 @@ impl<S: Subscriber + 'static> Guarded<S> {
 }
 
 impl<S> Guarded<S> {
-    /// A snapshot of the counters.
+    /// A snapshot of the counters: the old way of
+    /// `stats_handle().snapshot()`, which also reads them once `self` is
+    /// installed.
     ///
     /// # Examples
     ///
     /// ```
     /// let subscriber = layer_safe::Guarded::new(tracing_subscriber::registry());
-    /// assert!(subscriber.stats().recursions.is_empty());
+    /// #[allow(deprecated)]
+    /// let stats = subscriber.stats();
+    /// assert!(stats.recursions.is_empty());
     /// ```
+    #[deprecated(since = "0.2.0", note = "use `stats_handle().snapshot()`")]
     pub fn stats(&self) -> Stats {
         self.counters.snapshot()
     }
@@ -222,7 +227,7 @@ impl<S> Guarded<S> {
     /// ```
     /// let subscriber = layer_safe::Guarded::new(tracing_subscriber::registry());
     /// let handle = subscriber.stats_handle();
-    /// assert_eq!(handle.snapshot(), subscriber.stats());
+    /// assert_eq!(handle.snapshot(), layer_safe::Stats::default());
     /// ```
     pub fn stats_handle(&self) -> StatsHandle {
         StatsHandle(self.counters.clone())

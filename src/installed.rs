@@ -118,6 +118,7 @@ pub fn set_filter(directives: &str) -> Result<(), FilterError> {
     let err = |why| FilterError {
         directives: directives.to_owned(),
         why,
+        from: None,
     };
     if crate::in_logging_path() {
         return Err(err(Why::InLoggingPath));
@@ -159,6 +160,9 @@ pub fn set_filter(directives: &str) -> Result<(), FilterError> {
 pub struct FilterError {
     directives: String,
     why: Why,
+    /// Where directives refused at build came from: `RUST_LOG` or the
+    /// builder; `None` for [`set_filter`].
+    from: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -173,6 +177,15 @@ enum Why {
 }
 
 impl FilterError {
+    /// Directives from `from` (`RUST_LOG` or the builder) that do not parse.
+    pub(crate) fn invalid(directives: &str, from: &'static str, e: ParseError) -> FilterError {
+        FilterError {
+            directives: directives.to_owned(),
+            why: Why::Invalid(e),
+            from: Some(from),
+        }
+    }
+
     /// The directives that were given.
     ///
     /// ```
@@ -210,10 +223,13 @@ impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.directives;
         match &self.why {
-            Why::Invalid(e) => write!(
-                f,
-                "invalid filter directives {d:?}: {e}; the filter in force stays"
-            ),
+            Why::Invalid(e) => match self.from {
+                Some(from) => write!(f, "invalid filter directives {d:?} from {from}: {e}"),
+                None => write!(
+                    f,
+                    "invalid filter directives {d:?}: {e}; the filter in force stays"
+                ),
+            },
             Why::NotInstalled => write!(
                 f,
                 "cannot set the filter to {d:?}: nothing is installed (call \

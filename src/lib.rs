@@ -82,8 +82,22 @@ pub use lint::{
     external_call, policy, set_policy, set_slow_path_budget, slow_path_budget, violations,
     Forbidden, Policy, PolicyError, Violation, ViolationKind, Violations,
 };
+
+/// Marks the calling thread as an OpenTelemetry exporter's: the old path of
+/// [`otel::exporter_thread`], which has its siblings beside it.
+///
+/// # Examples
+///
+/// ```
+/// #[allow(deprecated)]
+/// layer_safe::exporter_thread();
+/// assert!(layer_safe::otel::is_exporter_thread());
+/// ```
 #[cfg(feature = "opentelemetry")]
-pub use otel::exporter_thread;
+#[deprecated(since = "0.2.0", note = "use `layer_safe::otel::exporter_thread`")]
+pub fn exporter_thread() {
+    otel::exporter_thread()
+}
 pub use path::in_logging_path;
 pub use site::CallSite;
 pub use stats::{ByLevel, DropReason, Dropped, RecursionPair, Stats};

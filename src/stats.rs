@@ -342,7 +342,7 @@ impl fmt::Display for RecursionPair {
 /// use layer_safe::GuardedExt;
 ///
 /// let subscriber = tracing_subscriber::registry().guarded();
-/// let stats = subscriber.stats();
+/// let stats = subscriber.stats_handle().snapshot();
 /// assert_eq!(stats.submitted, stats.written + stats.dropped.total() + stats.in_flight);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

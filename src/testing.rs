@@ -43,7 +43,7 @@
 //! other threads (other tests running in parallel, or threads the closure
 //! spawns) never reach it, and it forces its own [`Policy`] on its thread
 //! only. Slow paths are checked only when asked for
-//! ([`Strict::slow_path_budget`]): a budget in wall-clock time fails a test
+//! ([`Check::slow_path_budget`]): a budget in wall-clock time fails a test
 //! whenever a loaded machine preempts it. Asked for, every event is timed
 //! (no sampling), so a slow path shows up at once.
 //!
@@ -149,7 +149,7 @@ pub struct Captured {
 /// Panic at the first violation, to get its backtrace:
 ///
 /// ```
-/// use layer_safe::{testing::Strict, Policy};
+/// use layer_safe::{testing::Check, Policy};
 ///
 /// struct AsksFlags;
 /// impl std::fmt::Debug for AsksFlags {
@@ -159,34 +159,44 @@ pub struct Captured {
 ///     }
 /// }
 /// let result = std::panic::catch_unwind(|| {
-///     Strict::new().policy(Policy::Panic).capture(|| tracing::info!(x = ?AsksFlags));
+///     Check::new().policy(Policy::Panic).capture(|| tracing::info!(x = ?AsksFlags));
 /// });
 /// assert!(result.is_err());
 /// assert!(!layer_safe::in_logging_path()); // the thread is out of the path
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct Strict {
+pub struct Check {
     policy: Policy,
     budget: Option<Duration>,
 }
 
-impl Default for Strict {
-    fn default() -> Strict {
-        Strict::new()
+/// The old name of [`Check`], whose default was never strict.
+///
+/// ```
+/// #[allow(deprecated)]
+/// let check: layer_safe::testing::Strict = layer_safe::testing::Check::new();
+/// assert!(format!("{check:?}").starts_with("Check"));
+/// ```
+#[deprecated(since = "0.2.0", note = "renamed `Check`")]
+pub type Strict = Check;
+
+impl Default for Check {
+    fn default() -> Check {
+        Check::new()
     }
 }
 
-impl Strict {
+impl Check {
     /// The defaults: `Report`, and no slow-path check.
     ///
     /// # Examples
     ///
     /// ```
-    /// let captured = layer_safe::testing::Strict::new().capture(|| tracing::info!("x"));
+    /// let captured = layer_safe::testing::Check::new().capture(|| tracing::info!("x"));
     /// assert_eq!(captured.records.len(), 1);
     /// ```
-    pub fn new() -> Strict {
-        Strict {
+    pub fn new() -> Check {
+        Check {
             policy: Policy::Report,
             budget: None,
         }
@@ -197,13 +207,13 @@ impl Strict {
     /// # Examples
     ///
     /// ```
-    /// use layer_safe::{testing::Strict, Policy};
+    /// use layer_safe::{testing::Check, Policy};
     ///
-    /// Strict::new().policy(Policy::Ignore).capture(|| {
+    /// Check::new().policy(Policy::Ignore).capture(|| {
     ///     assert_eq!(layer_safe::policy(), Policy::Ignore);
     /// });
     /// ```
-    pub fn policy(mut self, policy: Policy) -> Strict {
+    pub fn policy(mut self, policy: Policy) -> Check {
         self.policy = policy;
         self
     }
@@ -217,7 +227,7 @@ impl Strict {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use layer_safe::testing::Strict;
+    /// use layer_safe::testing::Check;
     ///
     /// struct Sleepy;
     /// impl std::fmt::Debug for Sleepy {
@@ -226,14 +236,14 @@ impl Strict {
     ///         f.write_str("zzz")
     ///     }
     /// }
-    /// let checked = Strict::new()
+    /// let checked = Check::new()
     ///     .slow_path_budget(Duration::from_millis(1))
     ///     .capture(|| tracing::info!(s = ?Sleepy));
     /// assert_eq!(checked.violations.distinct[0].kind.name(), "slow_path");
     /// // Unchecked by default.
-    /// assert!(Strict::new().capture(|| tracing::info!(s = ?Sleepy)).violations.is_empty());
+    /// assert!(Check::new().capture(|| tracing::info!(s = ?Sleepy)).violations.is_empty());
     /// ```
-    pub fn slow_path_budget(mut self, budget: Duration) -> Strict {
+    pub fn slow_path_budget(mut self, budget: Duration) -> Check {
         self.budget = Some(budget);
         self
     }
@@ -244,21 +254,21 @@ impl Strict {
     /// # Examples
     ///
     /// ```
-    /// let captured = layer_safe::testing::Strict::new().capture(|| tracing::info!(a = 1));
+    /// let captured = layer_safe::testing::Check::new().capture(|| tracing::info!(a = 1));
     /// assert_eq!(captured.records[0].field("a"), Some("1"));
     /// ```
     pub fn capture(self, f: impl FnOnce()) -> Captured {
         self.run(f).1
     }
 
-    /// Runs `f` like [`capture`](Strict::capture) and panics with a
+    /// Runs `f` like [`capture`](Check::capture) and panics with a
     /// readable report if it committed any violation; returns what `f`
     /// returned otherwise.
     ///
     /// # Examples
     ///
     /// ```
-    /// let n = layer_safe::testing::Strict::new().assert_layer_safe(|| {
+    /// let n = layer_safe::testing::Check::new().assert_layer_safe(|| {
     ///     tracing::info!("fine");
     ///     42
     /// });
@@ -296,7 +306,7 @@ impl Strict {
     }
 }
 
-/// Runs `f` under a strict, capturing subscriber ([`Strict::new`]) and
+/// Runs `f` under a strict, capturing subscriber ([`Check::new`]) and
 /// returns what it logged and the violations it committed.
 ///
 /// # Examples
@@ -309,7 +319,7 @@ impl Strict {
 /// assert!(captured.violations.is_empty());
 /// ```
 pub fn capture(f: impl FnOnce()) -> Captured {
-    Strict::new().capture(f)
+    Check::new().capture(f)
 }
 
 /// Runs `f` under a strict, capturing subscriber and panics with a readable
@@ -338,7 +348,7 @@ pub fn capture(f: impl FnOnce()) -> Captured {
 /// ```
 #[track_caller]
 pub fn assert_layer_safe<R>(f: impl FnOnce() -> R) -> R {
-    Strict::new().assert_layer_safe(f)
+    Check::new().assert_layer_safe(f)
 }
 
 thread_local! {

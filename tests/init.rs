@@ -193,7 +193,10 @@ fn a_bad_environment_is_a_clear_error() {
 fn bad_configuration_is_a_clear_error() {
     use layer_safe::InitError;
     let err = layer_safe::builder().filter("app=[").build().unwrap_err();
-    assert!(matches!(err, InitError::Filter { .. }), "{err}");
+    let InitError::Filter(filter) = &err else {
+        panic!("{err}")
+    };
+    assert!(filter.is_invalid(), "{err}");
 
     let err = layer_safe::builder()
         .file("/nonexistent-dir/for/sure/app.log")
@@ -226,7 +229,7 @@ fn bad_configuration_is_a_clear_error() {
 
 #[test]
 fn build_gives_a_scoped_subscriber_and_its_guard() {
-    let out = common::SharedBuf::default();
+    let out = common::capture::Capture::default();
     let (dispatch, guard) = layer_safe::builder()
         .writer(out.clone())
         .filter("debug")

@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use layer_safe::testing::{self, Strict};
+use layer_safe::testing::{self, Check};
 use layer_safe::{Policy, ViolationKind};
 
 /// Asks for the `flags` system while being formatted, and shows the answer.
@@ -150,7 +150,7 @@ fn assertion_reports_under_report() {
 
 #[test]
 fn ignore_refuses_but_records_nothing() {
-    let captured = Strict::new().policy(Policy::Ignore).capture(|| {
+    let captured = Check::new().policy(Policy::Ignore).capture(|| {
         tracing::info!(x = ?AsksFlags, m = ?ReachesMemcached, s = ?Slow(3));
     });
     assert_eq!(captured.records[0].field("x"), Some("cached"));
@@ -160,7 +160,7 @@ fn ignore_refuses_but_records_nothing() {
 #[test]
 fn panic_names_both_sites_and_leaves_the_path_consistent() {
     let mut event_line = 0;
-    let captured = Strict::new().policy(Policy::Panic).capture(|| {
+    let captured = Check::new().policy(Policy::Panic).capture(|| {
         let panicked = catch_unwind(AssertUnwindSafe(|| {
             event_line = line!() + 1;
             tracing::info!(x = ?AsksFlags, "first");
@@ -187,7 +187,7 @@ fn panic_names_both_sites_and_leaves_the_path_consistent() {
 #[test]
 fn panic_on_a_failed_assertion() {
     let result = catch_unwind(|| {
-        Strict::new()
+        Check::new()
             .policy(Policy::Panic)
             .capture(|| tracing::info!(m = ?ReachesMemcached));
     });
@@ -202,7 +202,7 @@ fn panic_on_a_failed_assertion() {
 #[test]
 fn recursion_is_a_violation_and_never_panics() {
     let mut event_line = 0;
-    let captured = Strict::new().policy(Policy::Panic).capture(|| {
+    let captured = Check::new().policy(Policy::Panic).capture(|| {
         event_line = line!() + 1;
         tracing::info!(c = ?Chatty, "outer");
     });
@@ -220,7 +220,7 @@ fn recursion_is_a_violation_and_never_panics() {
 #[test]
 fn slow_debug_is_a_slow_path() {
     let mut event_line = 0;
-    let captured = Strict::new()
+    let captured = Check::new()
         .slow_path_budget(Duration::from_millis(1))
         .capture(|| {
             event_line = line!() + 1;
@@ -241,7 +241,7 @@ fn slow_debug_is_a_slow_path() {
         other => panic!("unexpected violation {other}"),
     }
     // A larger budget lets it pass, and so does the default: no check.
-    Strict::new()
+    Check::new()
         .slow_path_budget(Duration::from_secs(5))
         .assert_layer_safe(|| tracing::info!(s = ?Slow(5)));
     testing::assert_layer_safe(|| tracing::info!(s = ?Slow(5)));
@@ -250,7 +250,7 @@ fn slow_debug_is_a_slow_path() {
 #[test]
 fn assert_layer_safe_lists_every_violation() {
     let result = catch_unwind(|| {
-        Strict::new()
+        Check::new()
             .slow_path_budget(Duration::from_millis(1))
             .assert_layer_safe(|| {
                 tracing::info!(x = ?AsksFlags, c = ?Chatty, s = ?Slow(3));

@@ -7,7 +7,7 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use layer_safe::testing::Strict;
+use layer_safe::testing::Check;
 use layer_safe::Policy;
 
 /// A flag client that asks before calling out.
@@ -31,9 +31,9 @@ impl fmt::Debug for PanicsInDebug {
 /// panicking `Debug` right after is still contained as a marker value.
 #[test]
 fn strict_panics_escape_the_encoder_and_ordinary_ones_do_not() {
-    let out = common::SharedBuf::default();
+    let out = common::capture::Capture::default();
     let (dispatch, guard) = layer_safe::builder().writer(out.clone()).build().unwrap();
-    Strict::new().policy(Policy::Panic).capture(|| {
+    Check::new().policy(Policy::Panic).capture(|| {
         tracing::dispatcher::with_default(&dispatch, || {
             let r = catch_unwind(AssertUnwindSafe(
                 || tracing::info!(x = ?AsksFlags, "strict"),

@@ -170,7 +170,7 @@ fn guarded(refused: bool) {
     } else {
         receiver.port
     };
-    let p = pipeline(port, layer_safe::exporter_thread);
+    let p = pipeline(port, layer_safe::otel::exporter_thread);
     let (sink, guard) = layer_safe::Sink::builder().build().unwrap(); // stdout
     let subscriber = tracing_subscriber::registry()
         .with(EnvFilter::new("debug"))

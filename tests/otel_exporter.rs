@@ -11,7 +11,7 @@ mod common;
 use std::fmt;
 use std::time::Duration;
 
-use common::SharedBuf;
+use common::capture::Capture;
 use layer_safe::{GuardedExt, JsonLayer, Sink, StatsHandle};
 use tracing_subscriber::prelude::*;
 
@@ -27,7 +27,7 @@ fn child() {
 }
 
 /// Installs registry + JSON layer (to `out`), guarded, at `debug`.
-fn install(out: &SharedBuf) -> (StatsHandle, layer_safe::FlushGuard) {
+fn install(out: &Capture) -> (StatsHandle, layer_safe::FlushGuard) {
     let (sink, guard) = Sink::builder().writer(out.clone()).build().unwrap();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::filter::LevelFilter::DEBUG)
@@ -47,7 +47,7 @@ fn export_attempts(n: usize) {
     tracing::error!("giving up on this batch");
 }
 
-fn finish(out: &SharedBuf, stats: StatsHandle, guard: layer_safe::FlushGuard) {
+fn finish(out: &Capture, stats: StatsHandle, guard: layer_safe::FlushGuard) {
     tracing::info!("app after export");
     drop(guard);
     let s = stats.snapshot();
@@ -91,13 +91,13 @@ impl fmt::Debug for Noisy {
 }
 
 fn run_scenario(name: &str) {
-    let out = SharedBuf::default();
+    let out = Capture::default();
     let (stats, guard) = install(&out);
     tracing::info!("app before export");
     match name {
         "exporter_thread" => std::thread::spawn(|| {
-            layer_safe::exporter_thread();
-            layer_safe::exporter_thread(); // twice is once
+            layer_safe::otel::exporter_thread();
+            layer_safe::otel::exporter_thread(); // twice is once
             export_attempts(5);
             tracing::warn!(value = ?Noisy, "a noisy value");
         })

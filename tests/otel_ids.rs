@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::SharedBuf;
+use common::capture::Capture;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde_json::Value;
@@ -15,7 +15,7 @@ use layer_safe::{GuardedExt, JsonLayer, JsonLayerBuilder, Sink};
 /// Runs `f` under registry + tracing-opentelemetry + a JSON layer built by
 /// `build`; returns the lines, parsed.
 fn lines(build: impl FnOnce(JsonLayerBuilder) -> JsonLayerBuilder, f: impl FnOnce()) -> Vec<Value> {
-    let out = SharedBuf::default();
+    let out = Capture::default();
     let (sink, guard) = Sink::builder().writer(out.clone()).build().unwrap();
     let provider = SdkTracerProvider::builder().build();
     let subscriber = tracing_subscriber::registry()
@@ -142,7 +142,7 @@ fn ids_without_span_output_and_nothing_without_the_otel_layer() {
     assert_eq!(get(&lines_bare[0], "trace_id").map(str::len), Some(32));
 
     // No tracing-opentelemetry layer: no context, no member.
-    let out = SharedBuf::default();
+    let out = Capture::default();
     let (sink, guard) = Sink::builder().writer(out.clone()).build().unwrap();
     let subscriber = tracing_subscriber::registry()
         .with(JsonLayer::new(sink))

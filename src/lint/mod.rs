@@ -185,7 +185,7 @@ impl Forbidden {
     /// # Examples
     ///
     /// ```
-    /// # layer_safe::testing::Strict::new().capture(|| {
+    /// # layer_safe::testing::Check::new().capture(|| {
     /// # struct D;
     /// # impl std::fmt::Debug for D {
     /// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -207,7 +207,7 @@ impl Forbidden {
     /// # Examples
     ///
     /// ```
-    /// # layer_safe::testing::Strict::new().capture(|| {
+    /// # layer_safe::testing::Check::new().capture(|| {
     /// # struct D;
     /// # impl std::fmt::Debug for D {
     /// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -232,7 +232,7 @@ impl Forbidden {
     /// ```
     /// # use std::sync::Mutex;
     /// # static SEEN: Mutex<Option<layer_safe::CallSite>> = Mutex::new(None);
-    /// # layer_safe::testing::Strict::new().capture(|| {
+    /// # layer_safe::testing::Check::new().capture(|| {
     /// # struct D;
     /// # impl std::fmt::Debug for D {
     /// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -178,7 +178,7 @@ impl fmt::Display for ViolationKind {
 /// ```
 /// use std::time::Duration;
 ///
-/// let strict = layer_safe::testing::Strict::new().slow_path_budget(Duration::from_millis(1));
+/// let strict = layer_safe::testing::Check::new().slow_path_budget(Duration::from_millis(1));
 /// let captured = strict.capture(|| {
 ///     struct Slow;
 ///     impl std::fmt::Debug for Slow {

@@ -68,7 +68,7 @@ static SHOWN: AtomicU64 = AtomicU64::new(0);
 ///
 /// Call it first thing on a thread that runs an exporter's client, or make
 /// it every thread's start hook of a runtime dedicated to exporting:
-/// `tokio::runtime::Builder::new_multi_thread().on_thread_start(layer_safe::exporter_thread)`.
+/// `tokio::runtime::Builder::new_multi_thread().on_thread_start(layer_safe::otel::exporter_thread)`.
 /// There is no way back for the thread (the guard it enters is leaked on
 /// purpose), so do not call it on a thread that also runs the application.
 ///
@@ -76,11 +76,11 @@ static SHOWN: AtomicU64 = AtomicU64::new(0);
 ///
 /// ```
 /// std::thread::spawn(|| {
-///     layer_safe::exporter_thread();
+///     layer_safe::otel::exporter_thread();
 ///     assert!(layer_safe::in_logging_path());
 ///     assert!(layer_safe::otel::is_exporter_thread());
 ///     // The shape `on_thread_start` takes.
-///     let _hook: fn() = layer_safe::exporter_thread;
+///     let _hook: fn() = layer_safe::otel::exporter_thread;
 /// })
 /// .join()
 /// .unwrap();

@@ -4,6 +4,8 @@
 //! test runner down.
 #![allow(dead_code)]
 
+pub mod capture;
+
 use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -127,25 +129,4 @@ pub fn command(test_name: &str, scenario: &str) -> Command {
 /// The scenario this process was started to run, if it is a child.
 pub fn scenario() -> Option<String> {
     std::env::var(SCENARIO_VAR).ok()
-}
-
-/// An `io::Write` that keeps what is written, readable from the test.
-#[derive(Clone, Default)]
-pub struct SharedBuf(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl SharedBuf {
-    /// Everything written so far, as text.
-    pub fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).expect("UTF-8 output")
-    }
-}
-
-impl std::io::Write for SharedBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -1,67 +1,14 @@
-//! Helpers shared by the `json_*` tests: a capturing writer, and a small
+//! Helpers shared by the `json_*` tests: the capturing writer, and a small
 //! JSON parser that keeps key order and duplicate keys (a `serde_json` map
 //! keeps neither), so tests can check both.
 
 #![allow(dead_code)]
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
-
-/// A writer that keeps everything written to it.
-#[derive(Clone, Default)]
-pub struct Capture(
-    pub Arc<Mutex<Vec<u8>>>,
-    Arc<Mutex<Vec<layer_safe::FlushGuard>>>,
-);
-
-impl Capture {
-    /// A sink writing into this capture; reading the capture flushes it.
-    pub fn sink(&self) -> layer_safe::Sink {
-        let (sink, guard) = layer_safe::Sink::builder()
-            .writer(self.clone())
-            .build()
-            .expect("sink");
-        self.1.lock().unwrap().push(guard);
-        sink
-    }
-
-    fn flush(&self) {
-        for g in self.1.lock().unwrap().iter() {
-            assert!(g.flush(std::time::Duration::from_secs(10)), "flush");
-        }
-    }
-
-    pub fn text(&self) -> String {
-        self.flush();
-        String::from_utf8(self.0.lock().unwrap().clone()).expect("output is UTF-8")
-    }
-
-    pub fn lines(&self) -> Vec<String> {
-        self.text().lines().map(str::to_owned).collect()
-    }
-
-    pub fn clear(&self) {
-        self.flush();
-        self.0.lock().unwrap().clear();
-    }
-}
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
+#[path = "../common/capture.rs"]
+mod capture;
+// Not every test binary that includes this module uses it.
+#[allow(unused_imports)]
+pub use capture::Capture;
 
 /// A JSON value that keeps its members in order, duplicates included.
 /// Numbers keep their text, so `1.0` and `1` differ, as in the output.

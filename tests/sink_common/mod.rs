@@ -7,64 +7,11 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use layer_safe::Stats;
 
-/// Everything written, shared with the test.
-#[derive(Clone, Default)]
-pub struct Capture(pub Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    pub fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).expect("output is UTF-8")
-    }
-
-    pub fn lines(&self) -> Vec<String> {
-        self.text().lines().map(str::to_owned).collect()
-    }
-
-    /// Lines that are not the sink's drop reports.
-    pub fn events(&self) -> Vec<String> {
-        self.lines()
-            .into_iter()
-            .filter(|l| !l.contains("\"events dropped\""))
-            .collect()
-    }
-
-    /// The drop reports, summed by reason.
-    pub fn reported(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut sum = serde_json::Map::new();
-        for line in self.lines() {
-            if !line.contains("\"events dropped\"") {
-                continue;
-            }
-            let v: serde_json::Value = serde_json::from_str(&line).expect("report is JSON");
-            assert_eq!(v["level"], "WARN");
-            assert_eq!(v["target"], "layer_safe");
-            for (k, n) in v["fields"].as_object().unwrap() {
-                if k == "message" {
-                    continue;
-                }
-                let n = n.as_u64().unwrap();
-                assert!(n > 0, "reports name nonzero reasons only: {line}");
-                let prev = sum.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-                sum.insert(k.clone(), (prev + n).into());
-            }
-        }
-        sum
-    }
-
-    pub fn reported_total(&self) -> u64 {
-        self.reported().values().map(|v| v.as_u64().unwrap()).sum()
-    }
-}
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "../common/capture.rs"]
+mod capture;
+// Not every test binary that includes this module uses it.
+#[allow(unused_imports)]
+pub use capture::Capture;
 
 /// A writer whose first write blocks until the test opens the gate: the
 /// worker is then known to hold exactly the first record, and everything

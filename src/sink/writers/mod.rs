@@ -15,18 +15,18 @@
 use std::io;
 use std::path::Path;
 
-pub use tracing_appender::rolling::{RollingFileAppender, Rotation};
-
 #[cfg(feature = "compress")]
 mod compress;
 mod console;
 mod file;
+mod rotation;
 mod size;
 #[cfg(feature = "compress")]
 mod time;
 
 pub use console::{stderr, stdout, Console};
 pub use file::AppendFile;
+pub use rotation::Rotation;
 pub use size::RollingBySize;
 #[cfg(feature = "compress")]
 pub use time::RollingByTime;
@@ -54,9 +54,10 @@ pub fn append_file(path: impl AsRef<Path>) -> io::Result<AppendFile> {
     AppendFile::open(path.as_ref())
 }
 
-/// Files rolled by time, `tracing-appender`'s
-/// [`RollingFileAppender`]: `directory/prefix.YYYY-MM-DD` (or `-HH`, `-HH-MM`
-/// for shorter periods), keeping the `max_files` newest (0 keeps all).
+/// Files rolled by time, by `tracing-appender`'s `RollingFileAppender`:
+/// `directory/prefix.YYYY-MM-DD` (or `-HH`, `-HH-MM` for shorter periods),
+/// keeping the `max_files` newest (0 keeps all). Its type is not named, so
+/// that a new release of `tracing-appender` is not a breaking change here.
 ///
 /// # Errors
 ///
@@ -81,9 +82,9 @@ pub fn rolling_by_time(
     prefix: &str,
     rotation: Rotation,
     max_files: usize,
-) -> io::Result<RollingFileAppender> {
-    RollingFileAppender::builder()
-        .rotation(rotation)
+) -> io::Result<impl io::Write + Send + 'static> {
+    tracing_appender::rolling::RollingFileAppender::builder()
+        .rotation(rotation.appender())
         .filename_prefix(prefix)
         .max_log_files(max_files)
         .build(directory)

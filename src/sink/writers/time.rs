@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::compress::{gone_ok, matching, with_suffix, Compressor, Job, Place};
+use super::rotation::Period;
 use super::AppendFile;
 use super::Rotation;
 
@@ -55,15 +56,6 @@ pub struct RollingByTime {
     gzip: Compressor,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Period {
-    Minute,
-    Hour,
-    Day,
-    Week,
-    Never,
-}
-
 impl RollingByTime {
     /// Creates `dir` if needed, opens the current period's file, starts the
     /// compressor and queues the finished files a crash left uncompressed.
@@ -98,7 +90,7 @@ impl RollingByTime {
         keep: usize,
         now: u64,
     ) -> io::Result<Self> {
-        let period = Period::of(&rotation);
+        let period = rotation.0;
         fs::create_dir_all(dir)?;
         let mut this = RollingByTime {
             dir: dir.to_owned(),
@@ -231,19 +223,6 @@ fn now() -> u64 {
 const DAY: u64 = 86_400;
 
 impl Period {
-    /// `Rotation` is opaque; its constants compare equal.
-    fn of(rotation: &Rotation) -> Period {
-        [
-            (Rotation::MINUTELY, Period::Minute),
-            (Rotation::HOURLY, Period::Hour),
-            (Rotation::DAILY, Period::Day),
-            (Rotation::WEEKLY, Period::Week),
-        ]
-        .into_iter()
-        .find_map(|(r, p)| (r == *rotation).then_some(p))
-        .unwrap_or(Period::Never)
-    }
-
     /// The start of the period holding `now` (weeks start on Sunday, as the
     /// appender's do); `None` for a file that never rolls.
     fn start(self, now: u64) -> Option<u64> {

@@ -119,6 +119,39 @@ impl ViolationKind {
         }
     }
 
+    /// A cheap digest of what [`same_as`](Self::same_as) compares (lines,
+    /// lengths, a byte of each name): the same violation always has the
+    /// same key, so a full store compares strings only where keys match.
+    /// Once 64 distinct ones are kept, every recursion the guard drops is
+    /// looked up among all of them.
+    fn key(&self) -> u64 {
+        use ViolationKind::*;
+        let (tag, sites, extra) = match self {
+            Recursion { outer, inner } => (0, [outer, inner], 0),
+            ExternalCall {
+                system,
+                call,
+                logging,
+            } => (1, [call, logging], digest(system)),
+            Assertion {
+                system,
+                call,
+                logging,
+            } => (2, [call, logging], system.map_or(u64::MAX, digest)),
+            SlowPath { site, budget, .. } => (3, [site, site], budget.as_nanos() as u64),
+        };
+        let mut h = mix(tag, extra);
+        for site in sites {
+            h = mix(h, u64::from(site.line().unwrap_or(u32::MAX)));
+            h = mix(h, digest(site.name()));
+            h = mix(
+                h,
+                digest(site.target()) ^ site.file().map_or(u64::MAX, digest),
+            );
+        }
+        h
+    }
+
     /// Folds a repeat occurrence into the one kept: a slow path keeps the
     /// longest time seen.
     fn merge(&mut self, other: &ViolationKind) {
@@ -130,6 +163,19 @@ impl ViolationKind {
             *elapsed = (*elapsed).max(*e2);
         }
     }
+}
+
+/// FNV-1a's step over one word.
+#[inline]
+fn mix(h: u64, x: u64) -> u64 {
+    (h ^ x).wrapping_mul(0x0100_0000_01b3)
+}
+
+/// A string's length and last byte: enough to tell most call sites apart
+/// without reading the string.
+#[inline]
+fn digest(s: &str) -> u64 {
+    (s.len() as u64) << 8 | u64::from(s.as_bytes().last().copied().unwrap_or(0))
 }
 
 impl fmt::Display for ViolationKind {
@@ -312,6 +358,8 @@ impl fmt::Display for Violations {
 
 struct Entry {
     violation: Violation,
+    /// `violation.kind.key()`, compared before the kind itself.
+    key: u64,
     /// Written to the log stream already (process-wide store only).
     reported: bool,
 }
@@ -337,10 +385,11 @@ impl ViolationSet {
     /// (one not reported yet).
     pub(crate) fn add(&mut self, kind: ViolationKind) -> bool {
         self.total += 1;
+        let key = kind.key();
         if let Some(e) = self
             .entries
             .iter_mut()
-            .find(|e| e.violation.kind.same_as(&kind))
+            .find(|e| e.key == key && e.violation.kind.same_as(&kind))
         {
             e.violation.count += 1;
             e.violation.kind.merge(&kind);
@@ -352,6 +401,7 @@ impl ViolationSet {
         }
         self.entries.push(Entry {
             violation: Violation { kind, count: 1 },
+            key,
             reported: false,
         });
         true
@@ -414,6 +464,24 @@ mod tests {
         assert_eq!(r.not_kept, 11);
         assert_eq!(r.total, 3 + MAX_DISTINCT as u64 + 10);
         assert!(r.to_string().contains("11 more not kept"));
+    }
+
+    #[test]
+    fn equal_keys_are_still_compared() {
+        // Same lengths, same last bytes: the keys match, the kinds do not.
+        let mut set = ViolationSet::new();
+        let rec = |a, b| ViolationKind::Recursion {
+            outer: CallSite::internal(a),
+            inner: CallSite::internal(b),
+        };
+        assert_eq!(rec("xa", "b").key(), rec("ya", "b").key());
+        assert!(set.add(rec("xa", "b")));
+        assert!(set.add(rec("ya", "b")));
+        assert!(!set.add(rec("xa", "b")));
+        assert_eq!(slow(2).key(), slow(7).key(), "elapsed is not compared");
+        let r = set.snapshot();
+        assert_eq!(r.distinct.len(), 2);
+        assert_eq!(r.distinct[0].count, 2);
     }
 
     #[test]

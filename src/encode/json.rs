@@ -23,15 +23,39 @@ use super::record::SpanView;
 use super::time;
 use super::value::{self, Acc};
 use super::visitor::{EventVisitor, Style};
-use super::{level_str, Budget, Config, Timestamp};
+use super::{level_str, truncate, Budget, Config, Timestamp};
 
 /// Encodes one event as a JSON line (ending in `\n`) at the end of `buf`.
 pub(crate) fn encode(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, budget: Budget) -> Acc {
     let mut acc = Acc::default();
-    let cap = budget.cap;
-    let cut_down = budget.oversize.is_some();
-
     buf.push(b'{');
+    head(cfg, buf, ev);
+    let mut keys = KeySet::new();
+    fields(cfg, buf, ev, budget, &mut keys, &mut acc);
+    let spans = cfg.wants_spans() && budget.oversize.is_none() && ev.in_span();
+    if spans && cfg.flatten_spans {
+        for span in ev.spans() {
+            for (k, v) in span.fields() {
+                buf.push(b',');
+                write_escaped_key(buf, &mut keys, &cfg.root_reserved, k, "");
+                buf.push(b':');
+                buf.extend_from_slice(v);
+            }
+            acc.truncated |= span.truncated;
+        }
+    }
+    location(cfg, buf, ev, budget.cap, &mut acc);
+    if spans {
+        span_members(cfg, buf, ev, &mut acc);
+    }
+    thread(cfg, buf, ev);
+    buf.extend_from_slice(b"}\n");
+    acc
+}
+
+/// `"timestamp":…,"level":"…"`, the static fields, the trace context.
+#[inline]
+fn head(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>) {
     match cfg.timestamp {
         Timestamp::Rfc3339Micros => {
             buf.extend_from_slice(b"\"timestamp\":\"");
@@ -56,118 +80,110 @@ pub(crate) fn encode(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, budget: Bu
     if let (Some(keys), Some(ids)) = (&cfg.trace_keys, ev.trace) {
         trace_context(buf, keys, ids);
     }
+}
 
-    let spans = cfg.wants_spans() && !cut_down && ev.in_span();
-
-    let mut keys = KeySet::new();
-    if cfg.flatten_event {
-        let mut v = EventVisitor {
-            buf: &mut *buf,
-            keys: &mut keys,
-            reserved: &cfg.root_reserved,
-            style: Style::Json,
-            cap,
-            first: false,
-            only_message: cut_down,
-            acc: &mut acc,
-        };
-        ev.record(&mut v);
+/// The event's fields (in `"fields":{…}`, or flattened into the record),
+/// then the note of a record cut down to its message. Leaves in `keys` the
+/// root keys taken.
+#[inline]
+fn fields(
+    cfg: &Config,
+    buf: &mut Vec<u8>,
+    ev: &Event<'_>,
+    budget: Budget,
+    keys: &mut KeySet,
+    acc: &mut Acc,
+) {
+    let (reserved, first) = if cfg.flatten_event {
+        (&cfg.root_reserved, false)
     } else {
         buf.extend_from_slice(b",\"fields\":{");
-        let mut v = EventVisitor {
-            buf: &mut *buf,
-            keys: &mut keys,
-            reserved: &Reserved::NONE,
-            style: Style::Json,
-            cap,
-            first: true,
-            only_message: cut_down,
-            acc: &mut acc,
-        };
-        ev.record(&mut v);
+        (&Reserved::NONE, true)
+    };
+    ev.record(&mut EventVisitor::new(
+        buf,
+        keys,
+        reserved,
+        Style::Json,
+        budget,
+        first,
+        acc,
+    ));
+    if !cfg.flatten_event {
         buf.push(b'}');
         keys.clear();
     }
-
     if let Some((bytes, max)) = budget.oversize {
         buf.push(b',');
-        write_key(buf, &mut keys, &cfg.root_reserved, "truncated", "");
-        buf.extend_from_slice(b":\"record of ");
-        value::u64(buf, bytes as u64);
-        buf.extend_from_slice(b" bytes over the maximum of ");
-        value::u64(buf, max as u64);
-        buf.extend_from_slice(b": fields and spans left out\"");
+        write_key(buf, keys, &cfg.root_reserved, "truncated", "");
+        buf.extend_from_slice(b":\"");
+        truncate::oversize_note(buf, bytes, max);
+        buf.push(b'"');
         acc.truncated = true;
     }
+}
 
-    if spans && cfg.flatten_spans {
-        for span in ev.spans() {
-            for (k, v) in span.fields() {
-                buf.push(b',');
-                write_escaped_key(buf, &mut keys, &cfg.root_reserved, k, "");
-                buf.push(b':');
-                buf.extend_from_slice(v);
-            }
-            acc.truncated |= span.truncated;
-        }
-    }
-
+/// `"target"`, `"filename"` and `"line_number"`, as configured.
+#[inline]
+fn location(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, cap: usize, acc: &mut Acc) {
     if cfg.target {
         buf.extend_from_slice(b",\"target\":");
-        value::str(buf, ev.target, cap, true, &mut acc);
+        value::str(buf, ev.target, cap, true, acc);
     }
     if let (true, Some(file)) = (cfg.file, ev.file) {
         buf.extend_from_slice(b",\"filename\":");
-        value::str(buf, file, cap, true, &mut acc);
+        value::str(buf, file, cap, true, acc);
     }
     if let (true, Some(line)) = (cfg.line, ev.line) {
         buf.extend_from_slice(b",\"line_number\":");
         value::u64(buf, line.into());
     }
+}
 
-    if spans {
-        if cfg.current_span {
-            buf.extend_from_slice(b",\"span\":");
-            if let Some(leaf) = ev.spans().last() {
-                span_obj(buf, &leaf, &mut acc);
-            }
-        }
-        if cfg.span_list {
-            buf.extend_from_slice(b",\"spans\":[");
-            for (i, span) in ev.spans().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                span_obj(buf, &span, &mut acc);
-            }
-            buf.push(b']');
+/// `"span"` (the event's own) and `"spans"` (root first), as configured.
+#[inline]
+fn span_members(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, acc: &mut Acc) {
+    if cfg.current_span {
+        buf.extend_from_slice(b",\"span\":");
+        if let Some(leaf) = ev.spans().last() {
+            span_obj(buf, &leaf, acc);
         }
     }
-
-    if cfg.thread_name || cfg.thread_id {
-        if let Some((name, id)) = ev.thread {
-            match (name, cfg.thread_name) {
-                (Some(name), true) => {
-                    buf.extend_from_slice(b",\"threadName\":");
-                    buf.extend_from_slice(name);
-                }
-                // As `fmt().json()`: an unnamed thread shows its id as its
-                // name, unless the id has a member of its own.
-                (None, true) if !cfg.thread_id => {
-                    buf.extend_from_slice(b",\"threadName\":");
-                    buf.extend_from_slice(id);
-                }
-                _ => {}
+    if cfg.span_list {
+        buf.extend_from_slice(b",\"spans\":[");
+        for (i, span) in ev.spans().enumerate() {
+            if i > 0 {
+                buf.push(b',');
             }
-            if cfg.thread_id {
-                buf.extend_from_slice(b",\"threadId\":");
-                buf.extend_from_slice(id);
-            }
+            span_obj(buf, &span, acc);
         }
+        buf.push(b']');
     }
+}
 
-    buf.extend_from_slice(b"}\n");
-    acc
+/// `"threadName"` and `"threadId"`, as configured and captured.
+#[inline]
+fn thread(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>) {
+    let Some((name, id)) = ev.thread.filter(|_| cfg.thread_name || cfg.thread_id) else {
+        return;
+    };
+    match (name, cfg.thread_name) {
+        (Some(name), true) => {
+            buf.extend_from_slice(b",\"threadName\":");
+            buf.extend_from_slice(name);
+        }
+        // As `fmt().json()`: an unnamed thread shows its id as its name,
+        // unless the id has a member of its own.
+        (None, true) if !cfg.thread_id => {
+            buf.extend_from_slice(b",\"threadName\":");
+            buf.extend_from_slice(id);
+        }
+        _ => {}
+    }
+    if cfg.thread_id {
+        buf.extend_from_slice(b",\"threadId\":");
+        buf.extend_from_slice(id);
+    }
 }
 
 /// Copies a span's cached object.

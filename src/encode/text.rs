@@ -18,7 +18,7 @@ use super::keys::{KeySet, Reserved};
 use super::time;
 use super::value::{self, Acc};
 use super::visitor::{EventVisitor, Style};
-use super::{level_str, Budget, Config, Timestamp};
+use super::{level_str, truncate, Budget, Config, Timestamp};
 
 const RESET: &[u8] = b"\x1b[0m";
 const DIM: &[u8] = b"\x1b[2m";
@@ -48,18 +48,34 @@ fn styled(buf: &mut Vec<u8>, ansi: bool, style: &[u8], bytes: &[u8]) {
 
 /// Encodes one event as a text line (ending in `\n`) at the end of `buf`.
 pub(crate) fn encode(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, budget: Budget) -> Acc {
-    let ansi = cfg.ansi;
-    let cap = budget.cap;
-    let cut_down = budget.oversize.is_some();
     let mut acc = Acc::default();
+    head(cfg, buf, ev);
+    if (cfg.current_span || cfg.span_list) && budget.oversize.is_none() && ev.in_span() {
+        span_chain(cfg.ansi, buf, ev, &mut acc);
+    }
+    location(cfg, buf, ev, budget.cap, &mut acc);
+    fields(cfg.ansi, buf, ev, budget, &mut acc);
+    if let Some((bytes, max)) = budget.oversize {
+        buf.extend_from_slice(" …[".as_bytes());
+        truncate::oversize_note(buf, bytes, max);
+        buf.push(b']');
+        acc.truncated = true;
+    }
+    buf.push(b'\n');
+    acc
+}
 
+/// The timestamp, the level (right-aligned in five columns, as `fmt`
+/// aligns it) and the thread, each followed by a space.
+#[inline]
+fn head(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>) {
     match cfg.timestamp {
         Timestamp::Rfc3339Micros => {
-            if ansi {
+            if cfg.ansi {
                 buf.extend_from_slice(DIM);
             }
             time::rfc3339(buf, ev.now);
-            if ansi {
+            if cfg.ansi {
                 buf.extend_from_slice(RESET);
             }
             buf.push(b' ');
@@ -71,60 +87,63 @@ pub(crate) fn encode(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, budget: Bu
         Timestamp::Off => {}
     }
     let level = level_str(&ev.level);
-    // Right-aligned in five columns, as `fmt` aligns it.
     buf.extend_from_slice(&b"     "[level.len()..]);
-    styled(buf, ansi, level_colour(&ev.level), level.as_bytes());
+    styled(buf, cfg.ansi, level_colour(&ev.level), level.as_bytes());
     buf.push(b' ');
-
-    if cfg.thread_name || cfg.thread_id {
-        if let Some((name, id)) = ev.thread {
-            // The JSON strings, quotes included, read fine here too.
-            if let (true, Some(name)) = (cfg.thread_name, name) {
-                buf.extend_from_slice(name);
-                buf.push(b' ');
-            }
-            if cfg.thread_id || name.is_none() {
-                buf.extend_from_slice(id);
-                buf.push(b' ');
-            }
-        }
-    }
-
-    if (cfg.current_span || cfg.span_list) && !cut_down && ev.in_span() {
-        for span in ev.spans() {
-            if ansi {
-                buf.extend_from_slice(BOLD);
-            }
-            escape(buf, span.name);
-            if ansi {
-                buf.extend_from_slice(RESET);
-            }
-            let mut first = true;
-            for (k, v) in span.fields() {
-                buf.push(if first { b'{' } else { b' ' });
-                first = false;
-                buf.extend_from_slice(k);
-                buf.push(b'=');
-                buf.extend_from_slice(v);
-            }
-            if !first {
-                buf.push(b'}');
-            }
-            acc.truncated |= span.truncated;
-            buf.push(b':');
-        }
+    let Some((name, id)) = ev.thread.filter(|_| cfg.thread_name || cfg.thread_id) else {
+        return;
+    };
+    // The JSON strings, quotes included, read fine here too.
+    if let (true, Some(name)) = (cfg.thread_name, name) {
+        buf.extend_from_slice(name);
         buf.push(b' ');
     }
+    if cfg.thread_id || name.is_none() {
+        buf.extend_from_slice(id);
+        buf.push(b' ');
+    }
+}
 
-    if cfg.target {
+/// `root{k=v}:leaf{k=v}: `, root first.
+#[inline]
+fn span_chain(ansi: bool, buf: &mut Vec<u8>, ev: &Event<'_>, acc: &mut Acc) {
+    for span in ev.spans() {
         if ansi {
+            buf.extend_from_slice(BOLD);
+        }
+        escape(buf, span.name);
+        if ansi {
+            buf.extend_from_slice(RESET);
+        }
+        let mut first = true;
+        for (k, v) in span.fields() {
+            buf.push(if first { b'{' } else { b' ' });
+            first = false;
+            buf.extend_from_slice(k);
+            buf.push(b'=');
+            buf.extend_from_slice(v);
+        }
+        if !first {
+            buf.push(b'}');
+        }
+        acc.truncated |= span.truncated;
+        buf.push(b':');
+    }
+    buf.push(b' ');
+}
+
+/// `target:` and ` file:line:`, as configured.
+#[inline]
+fn location(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, cap: usize, acc: &mut Acc) {
+    if cfg.target {
+        if cfg.ansi {
             buf.extend_from_slice(DIM);
         }
         let mut c = super::truncate::Cap::new(cap);
         c.push(buf, ev.target);
         acc.truncated |= c.finish(buf);
         buf.push(b':');
-        if ansi {
+        if cfg.ansi {
             buf.extend_from_slice(RESET);
         }
     }
@@ -137,46 +156,29 @@ pub(crate) fn encode(cfg: &Config, buf: &mut Vec<u8>, ev: &Event<'_>, budget: Bu
         }
         buf.push(b':');
     }
+}
 
-    // The message first, bare; then the other fields.
+/// The message first, bare; then the other fields as ` key=value`.
+#[inline]
+fn fields(ansi: bool, buf: &mut Vec<u8>, ev: &Event<'_>, budget: Budget, acc: &mut Acc) {
     let mut keys = KeySet::new();
     buf.push(b' ');
     let before = buf.len();
-    let mut v = EventVisitor {
-        buf: &mut *buf,
-        keys: &mut keys,
-        reserved: &Reserved::NONE,
-        style: Style::TextMessage,
-        cap,
-        first: true,
-        only_message: cut_down,
-        acc: &mut acc,
-    };
+    let none = &Reserved::NONE;
+    let mut v = EventVisitor::new(buf, &mut keys, none, Style::TextMessage, budget, true, acc);
     ev.record(&mut v);
     let wrote_message = !v.first;
     if buf.len() == before {
         buf.pop();
     }
-    let mut v = EventVisitor {
-        buf: &mut *buf,
-        keys: &mut keys,
-        reserved: &Reserved::NONE,
-        style: Style::TextFields { ansi },
-        cap,
-        first: wrote_message,
-        only_message: cut_down,
-        acc: &mut acc,
-    };
-    ev.record(&mut v);
-
-    if let Some((bytes, max)) = budget.oversize {
-        buf.extend_from_slice(" …[record of ".as_bytes());
-        value::u64(buf, bytes as u64);
-        buf.extend_from_slice(b" bytes over the maximum of ");
-        value::u64(buf, max as u64);
-        buf.extend_from_slice(b": fields and spans left out]");
-        acc.truncated = true;
-    }
-    buf.push(b'\n');
-    acc
+    let style = Style::TextFields { ansi };
+    ev.record(&mut EventVisitor::new(
+        buf,
+        &mut keys,
+        none,
+        style,
+        budget,
+        wrote_message,
+        acc,
+    ));
 }

@@ -72,6 +72,16 @@ pub(crate) fn marker(buf: &mut Vec<u8>, cut: usize) {
     buf.extend_from_slice(MARKER_TAIL);
 }
 
+/// Appends what a record cut down to its message says of itself: `record
+/// of N bytes over the maximum of M: fields and spans left out`.
+pub(crate) fn oversize_note(buf: &mut Vec<u8>, bytes: usize, max: usize) {
+    buf.extend_from_slice(b"record of ");
+    buf.extend_from_slice(itoa::Buffer::new().format(bytes).as_bytes());
+    buf.extend_from_slice(b" bytes over the maximum of ");
+    buf.extend_from_slice(itoa::Buffer::new().format(max).as_bytes());
+    buf.extend_from_slice(b": fields and spans left out");
+}
+
 /// A `fmt::Write` that escapes into a buffer within a [`Cap`]: what a
 /// `Debug` or `Display` writes is escaped as it arrives, with no
 /// intermediate `String`.

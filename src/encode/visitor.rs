@@ -7,6 +7,7 @@ use super::escape::escape;
 use super::keys::{write_escaped_key, KeySet, Reserved};
 use super::record::Value;
 use super::value::{self, Acc};
+use super::Budget;
 
 /// What the visitor writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +39,31 @@ pub(crate) struct EventVisitor<'a> {
     pub(crate) acc: &'a mut Acc,
 }
 
-impl EventVisitor<'_> {
+impl<'a> EventVisitor<'a> {
+    /// A visitor for one pass of `budget`: cut down to the message when the
+    /// record is oversize. `first`: no member written yet.
+    #[inline]
+    pub(crate) fn new(
+        buf: &'a mut Vec<u8>,
+        keys: &'a mut KeySet,
+        reserved: &'a Reserved,
+        style: Style,
+        budget: Budget,
+        first: bool,
+        acc: &'a mut Acc,
+    ) -> EventVisitor<'a> {
+        EventVisitor {
+            buf,
+            keys,
+            reserved,
+            style,
+            cap: budget.cap,
+            first,
+            only_message: budget.oversize.is_some(),
+            acc,
+        }
+    }
+
     /// Writes the key for a field; `false` when the field is not wanted.
     #[inline]
     /// `name` is escaped already (the call site's names are, once).

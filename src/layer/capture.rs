@@ -160,15 +160,7 @@ impl JsonLayer {
             w.u32(u32::try_from(full).unwrap_or(u32::MAX));
         }
         if let Some(m) = &normalized {
-            w.bytes(m.target().as_bytes());
-            w.opt_bytes(m.file().map(str::as_bytes));
-            match m.line() {
-                Some(line) => {
-                    w.u8(1);
-                    w.u32(line);
-                }
-                None => w.u8(0),
-            }
+            log_origin(&mut w, m);
         }
         if threads {
             thread::with(|info| {
@@ -298,4 +290,19 @@ where
             }
         })
     });
+}
+
+/// A `log` record's own target, file and line (its call site is
+/// tracing-log's, shared by every record).
+#[cold]
+fn log_origin(w: &mut Writer<'_>, m: &Metadata<'_>) {
+    w.bytes(m.target().as_bytes());
+    w.opt_bytes(m.file().map(str::as_bytes));
+    match m.line() {
+        Some(line) => {
+            w.u8(1);
+            w.u32(line);
+        }
+        None => w.u8(0),
+    }
 }

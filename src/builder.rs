@@ -190,14 +190,7 @@ impl Builder {
     /// again replaces its value.
     ///
     /// ```
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # use std::time::Duration;
     /// # let out = Buf::default();
     /// let (dispatch, guard) = layer_safe::builder()
@@ -219,14 +212,7 @@ impl Builder {
     /// names, file and line, the timestamp format).
     ///
     /// ```
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # use std::time::Duration;
     /// # let out = Buf::default();
     /// let (dispatch, guard) = layer_safe::builder()
@@ -253,14 +239,7 @@ impl Builder {
     /// it logs is contained too.
     ///
     /// ```
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # use std::time::Duration;
     /// let mine = Buf::default(); // what the extra layer writes
     /// let w = mine.clone();

@@ -75,6 +75,9 @@ use tracing_subscriber::Registry;
 use crate::guarded::Guarded;
 use crate::lint::{Policy, Scope, Violations};
 
+mod output;
+pub use output::Output;
+
 /// One captured event: its level, target, message and other fields, each
 /// value as its `Debug` (or, for strings, the string itself) renders it.
 ///

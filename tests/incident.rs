@@ -274,14 +274,8 @@ fn run_scenario(name: &str) {
     let _ = io::stdout().flush();
 }
 
-/// The entry point of every child: a no-op when run as a normal test.
-#[test]
-#[ignore = "a child process's entry point, run by this file's tests"]
-fn child() {
-    if let Some(name) = common::scenario() {
-        run_scenario(&name);
-    }
-}
+// The entry point of every child: a no-op when run as a normal test.
+common::child_entry!(run_scenario);
 
 fn run(scenario: &str) -> common::Child {
     common::run(CHILD, scenario, TIMEOUT)

@@ -86,13 +86,7 @@ fn run_scenario(name: &str) {
     }
 }
 
-#[test]
-#[ignore = "a child process's entry point, run by this file's tests"]
-fn child() {
-    if let Some(name) = common::scenario() {
-        run_scenario(&name);
-    }
-}
+common::child_entry!(run_scenario);
 
 fn lines(c: &common::Child) -> Vec<serde_json::Value> {
     c.stdout

@@ -200,13 +200,7 @@ fn tls_destructor() {
     drop(guard);
 }
 
-#[test]
-#[ignore = "a child process's entry point, run by this file's tests"]
-fn child() {
-    if let Some(name) = common::scenario() {
-        run_scenario(&name);
-    }
-}
+common::child_entry!(run_scenario);
 
 /// The JSON records of the child's stdout.
 fn records(c: &common::Child) -> Vec<serde_json::Value> {

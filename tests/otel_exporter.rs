@@ -18,13 +18,7 @@ use tracing_subscriber::prelude::*;
 const CHILD: &str = "child";
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-#[test]
-#[ignore = "a child process's entry point, run by this file's tests"]
-fn child() {
-    if let Some(name) = common::scenario() {
-        run_scenario(&name);
-    }
-}
+common::child_entry!(run_scenario);
 
 /// Installs registry + JSON layer (to `out`), guarded, at `debug`.
 fn install(out: &Capture) -> (StatsHandle, layer_safe::FlushGuard) {

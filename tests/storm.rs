@@ -75,13 +75,7 @@ fn run_scenario(name: &str) {
     print_stats("end");
 }
 
-#[test]
-#[ignore = "a child process's entry point, run by this file's tests"]
-fn child() {
-    if let Some(name) = common::scenario() {
-        run_scenario(&name);
-    }
-}
+common::child_entry!(run_scenario);
 
 /// What the child wrote: its records, and the sink's own lines.
 struct Output {

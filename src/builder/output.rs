@@ -112,14 +112,7 @@ impl Builder {
     /// Writes to any `io::Write`; the worker thread owns it.
     ///
     /// ```
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # use std::time::Duration;
     /// let out = Buf::default(); // an `Arc<Mutex<Vec<u8>>>` that implements `io::Write`
     /// let (dispatch, guard) = layer_safe::builder().writer(out.clone()).build().unwrap();
@@ -136,14 +129,7 @@ impl Builder {
     /// `tracing_subscriber::fmt().json()` shapes it.
     ///
     /// ```
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # use std::time::Duration;
     /// # let out = Buf::default();
     /// let (dispatch, guard) = layer_safe::builder().json().writer(out.clone()).build()?;
@@ -163,14 +149,7 @@ impl Builder {
     /// Compact human-readable lines, in colour when writing to a terminal.
     ///
     /// ```
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # use std::time::Duration;
     /// # let out = Buf::default();
     /// let (dispatch, guard) = layer_safe::builder().text().writer(out.clone()).build().unwrap();
@@ -189,14 +168,7 @@ impl Builder {
     /// stderr is a terminal".
     ///
     /// ```
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # use std::time::Duration;
     /// for ansi in [true, false] {
     ///     let out = Buf::default();

@@ -60,14 +60,7 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 /// use layer_safe::{JsonLayer, Timestamp};
 /// # use tracing_subscriber::prelude::*;
 /// # use layer_safe::GuardedExt as _;
-/// # use std::sync::{Arc, Mutex};
-/// # #[derive(Clone, Default)]
-/// # struct Buf(Arc<Mutex<Vec<u8>>>);
-/// # impl std::io::Write for Buf {
-/// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-/// # }
-/// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+/// # use layer_safe::testing::Output as Buf;
 /// # let out = Buf::default();
 /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
 /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -127,14 +120,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -163,14 +149,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -197,14 +176,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -235,14 +207,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -286,14 +251,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -325,14 +283,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -396,14 +347,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {

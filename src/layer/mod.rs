@@ -67,14 +67,7 @@ pub use storm::RateLimit;
 /// ```
 /// use tracing_subscriber::prelude::*;
 /// use layer_safe::{GuardedExt, JsonLayer, Sink};
-/// # use std::sync::{Arc, Mutex};
-/// # #[derive(Clone, Default)]
-/// # struct Buf(Arc<Mutex<Vec<u8>>>);
-/// # impl std::io::Write for Buf {
-/// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-/// # }
-/// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+/// # use layer_safe::testing::Output as Buf;
 /// # let out = Buf::default();
 ///
 /// let (sink, guard) = Sink::builder().writer(out.clone()).build()?;
@@ -118,14 +111,7 @@ impl JsonLayer {
     /// use tracing_subscriber::prelude::*;
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -150,14 +136,7 @@ impl JsonLayer {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {

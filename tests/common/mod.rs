@@ -126,6 +126,26 @@ pub fn command(test_name: &str, scenario: &str) -> Command {
     cmd
 }
 
+/// Defines the test binary's child-process entry point, `child`: ignored,
+/// so a normal run does not count it as a test of its own; [`run`] starts
+/// the binary on it (`--ignored --exact child`) with the scenario's name in
+/// [`SCENARIO_VAR`], which `child` hands to `$run`.
+// Not every test binary that includes this module starts children.
+#[allow(unused_macros)]
+macro_rules! child_entry {
+    ($run:path) => {
+        #[test]
+        #[ignore = "a child process's entry point, run by this file's tests"]
+        fn child() {
+            if let Some(name) = crate::common::scenario() {
+                $run(&name);
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use child_entry;
+
 /// The scenario this process was started to run, if it is a child.
 pub fn scenario() -> Option<String> {
     std::env::var(SCENARIO_VAR).ok()

@@ -14,14 +14,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -51,14 +44,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -92,14 +78,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -129,14 +108,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -166,14 +138,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -199,14 +164,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -235,14 +193,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -270,14 +221,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {
@@ -303,14 +247,7 @@ impl JsonLayerBuilder {
     /// ```
     /// # use tracing_subscriber::prelude::*;
     /// # use layer_safe::GuardedExt as _;
-    /// # use std::sync::{Arc, Mutex};
-    /// # #[derive(Clone, Default)]
-    /// # struct Buf(Arc<Mutex<Vec<u8>>>);
-    /// # impl std::io::Write for Buf {
-    /// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    /// # impl Buf { fn text(&self) -> String { String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned() } }
+    /// # use layer_safe::testing::Output as Buf;
     /// # let out = Buf::default();
     /// # let (sink, guard) = layer_safe::Sink::builder().writer(out.clone()).build().unwrap();
     /// # let run = |layer: layer_safe::JsonLayer, f: &dyn Fn()| -> String {

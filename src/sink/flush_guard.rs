@@ -99,6 +99,12 @@ impl FlushGuard {
         flush(&self.shared, &self.ctrl, timeout)
     }
 
+    /// The worker's control channel, for tests that ask it from a writer.
+    #[cfg(test)]
+    pub(crate) fn control(&self) -> Sender<Control> {
+        self.ctrl.clone()
+    }
+
     /// The flush deadline at shutdown.
     pub(crate) fn deadline(&self) -> Duration {
         self.deadline

@@ -94,6 +94,9 @@ struct Waiter {
     target: Target,
     /// No write or flush failed since the request.
     ok: bool,
+    /// What the sink owes the output (a cut line's newline, the drop
+    /// report) was written, or tried, since the request came.
+    attempted: bool,
 }
 
 /// Why a write did not get everything out.
@@ -160,8 +163,9 @@ pub(crate) struct Worker {
     /// When the worker last wrote records (see [`NAP`]).
     last_busy: Instant,
     waiters: Vec<Waiter>,
-    /// The drop report owed at a flush or shutdown was attempted.
-    quiesce_reported: bool,
+    /// What the sink owed the output was tried for the shutdown (see
+    /// [`Worker::take_unattempted`]).
+    drain_attempted: bool,
     status: Status,
     /// Drain requests of the crash and termination handlers.
     crash: Option<Arc<CrashDrain>>,
@@ -200,7 +204,7 @@ impl Worker {
             last_flush: Instant::now(),
             last_busy: Instant::now(),
             waiters: Vec::new(),
-            quiesce_reported: false,
+            drain_attempted: false,
             status: Status::default(),
             crash: None,
             time: Time::default(),
@@ -265,13 +269,10 @@ impl Worker {
                 if self.quiescing(empty) {
                     // A flush or the shutdown is owed an answer: the pending
                     // drop report goes out first, then the writer is flushed.
-                    if !std::mem::replace(&mut self.quiesce_reported, true)
-                        && self.begin_batch(true)
-                    {
+                    if self.take_unattempted(empty) && self.begin_batch(true) {
                         self.write_batch();
                         continue;
                     }
-                    self.quiesce_reported = false;
                     self.flush_writer();
                     self.answer_waiters(empty);
                     if empty && self.life.is_draining() {
@@ -295,6 +296,23 @@ impl Worker {
                 self.write_batch();
             }
         }
+    }
+
+    /// Whether a request is owed the try at writing what the sink owes the
+    /// output first (a cut line's newline, the drop report), marking it
+    /// tried: once per flush request, once for the shutdown. A request
+    /// taken while an earlier one's try was being written (or backing off)
+    /// gets a try of its own, so it is not answered `true` with the
+    /// newline of a line cut since still owed.
+    fn take_unattempted(&mut self, empty: bool) -> bool {
+        let mut owed = false;
+        for w in &mut self.waiters {
+            owed |= !std::mem::replace(&mut w.attempted, true);
+        }
+        if empty && self.life.is_draining() {
+            owed |= !std::mem::replace(&mut self.drain_attempted, true);
+        }
+        owed
     }
 
     /// Whether a flush request can be answered, or the shutdown finished.
@@ -550,6 +568,7 @@ impl Worker {
                 reply,
                 target: self.lanes.target(&self.shared),
                 ok: true,
+                attempted: false,
             }),
             Control::Shutdown { deadline } => {
                 self.life = self.life.drain_by(self.time.real_to_here(deadline));
@@ -569,7 +588,7 @@ impl Worker {
     fn answer_waiters(&mut self, empty: bool) {
         let lanes = &self.lanes;
         self.waiters.retain(|w| {
-            let done = empty || lanes.reached(&w.target);
+            let done = w.attempted && (empty || lanes.reached(&w.target));
             if done {
                 let _ = w.reply.try_send(w.ok);
             }
@@ -595,6 +614,8 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 mod crash;
+#[cfg(test)]
+mod flush_tests;
 mod state;
 #[cfg(test)]
 mod tests;

@@ -35,7 +35,9 @@
 //! `io::Write`), the format, the filter, the sink's bounds and the policy,
 //! and composes your own layers under the same guard. To keep your own
 //! stack, wrap it: `tracing_subscriber::registry().with(..).guarded()`
-//! ([`GuardedExt`]).
+//! ([`GuardedExt`]), or, with layer-safe's own sink in it,
+//! `.guarded_with(sink.stats_handle())`, so the recursion the guard drops
+//! is counted and reported in-band with the sink's drops.
 //!
 //! # What it promises
 //!

@@ -1,5 +1,5 @@
 //! Test helpers for crates that log through `tracing`: run code under a
-//! strict, capturing subscriber and get back what it logged and every
+//! capturing subscriber and get back what it logged and every
 //! violation of the logging-path rules it committed.
 //!
 //! ```
@@ -309,7 +309,7 @@ impl Check {
     }
 }
 
-/// Runs `f` under a strict, capturing subscriber ([`Check::new`]) and
+/// Runs `f` under a capturing subscriber ([`Check::new`]) and
 /// returns what it logged and the violations it committed.
 ///
 /// # Examples
@@ -325,7 +325,7 @@ pub fn capture(f: impl FnOnce()) -> Captured {
     Check::new().capture(f)
 }
 
-/// Runs `f` under a strict, capturing subscriber and panics with a readable
+/// Runs `f` under a capturing subscriber and panics with a readable
 /// report (each violation with both call sites: recursion, forbidden
 /// external calls, failed assertions, slow paths) if it committed any.
 ///

@@ -35,7 +35,9 @@ impl Watched {
 struct Published(Mutex<Option<u64>>, Condvar);
 
 impl Published {
-    /// Waits until the counter is published as `value`.
+    /// Waits until the counter is published as `value`. No bound: a test
+    /// that never publishes hangs until the runner's timeout, rather than
+    /// fail on a loaded machine's clock.
     fn wait_for(&self, value: u64) {
         let mut last = self.0.lock().unwrap();
         while *last != Some(value) {

@@ -148,6 +148,7 @@ fn plain() {
         .init();
     app();
     receiver.wait_until(|got| got.logs_with("app:") >= APP_RECORDS);
+    assert_eq!(receiver.logs_with("app:"), APP_RECORDS);
     // The application is done. Count what the exporter exports of itself,
     // over 20 batch delays.
     let at_stop = client_records(&receiver);
@@ -184,6 +185,8 @@ fn guarded(refused: bool) {
     if !refused {
         receiver
             .wait_until(|got| got.logs_with("app:") >= APP_RECORDS && got.spans.len() >= REQUESTS);
+        assert_eq!(receiver.logs_with("app:"), APP_RECORDS);
+        assert_eq!(receiver.got.lock().unwrap().spans.len(), REQUESTS);
     }
     // As long again as the plain stack looped, in two halves: a loop
     // would keep exporting in the second.

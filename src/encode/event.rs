@@ -226,6 +226,11 @@ pub(crate) fn render(cfg: &Config, ev: &Event<'_>, max: usize, out: &mut Vec<u8>
 /// Renders one of the sink's own records ([`Event::own`]) at `now` in the
 /// format of `cfg`, at the end of `out`. Returns `false`, with `out` as it
 /// was, when even cut down it would not fit in `max` bytes.
+///
+/// Whatever the layer's options, the record names its target
+/// (`layer_safe`, what marks the sink's records) and its values are cut
+/// only to fit `max`, not to the layer's field limit. Cold: a copy of the
+/// options per record.
 pub(crate) fn render_own(
     cfg: &Config,
     level: Level,
@@ -234,6 +239,11 @@ pub(crate) fn render_own(
     max: usize,
     out: &mut Vec<u8>,
 ) -> bool {
+    let cfg = &Config {
+        target: true,
+        cap: max,
+        ..cfg.clone()
+    };
     let now = match cfg.timestamp {
         Timestamp::Off => Now::ZERO,
         _ => Now::from_system_time(now),

@@ -34,7 +34,7 @@ fn bit(key: &[u8]) -> u64 {
 }
 
 /// Keys an object keeps for the format's own members, with their summary.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Reserved {
     keys: Vec<Box<[u8]>>,
     mask: u64,

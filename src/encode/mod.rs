@@ -111,7 +111,7 @@ pub enum LineFormat {
 }
 
 /// The settled options of one layer.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) format: LineFormat,
     pub(crate) ansi: bool,
@@ -139,7 +139,7 @@ pub(crate) struct Config {
 /// The trace context's members as they open: `,"trace_id":"` and
 /// `","span_id":"` (keys escaped and made unique at build).
 #[cfg(feature = "opentelemetry")]
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct TraceKeys {
     pub(crate) trace: Box<str>,
     pub(crate) span: Box<str>,

@@ -293,8 +293,8 @@ where
 }
 
 /// A `log` record's own target, file and line (its call site is
-/// tracing-log's, shared by every record).
-#[cold]
+/// tracing-log's, shared by every record). Apart to keep `capture` short.
+#[inline(never)]
 fn log_origin(w: &mut Writer<'_>, m: &Metadata<'_>) {
     w.bytes(m.target().as_bytes());
     w.opt_bytes(m.file().map(str::as_bytes));

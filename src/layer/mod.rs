@@ -72,8 +72,9 @@ pub use storm::RateLimit;
 ///
 /// let (sink, guard) = Sink::builder().writer(out.clone()).build()?;
 /// let subscriber = tracing_subscriber::registry()
-///     .with(JsonLayer::new(sink))
-///     .guarded();
+///     .with(JsonLayer::new(sink.clone()))
+///     // The sink's counters: recursion is counted and reported with its drops.
+///     .guarded_with(sink.stats_handle());
 /// tracing::subscriber::set_global_default(subscriber)?;
 /// tracing::info!(user_id = 42, "request handled");
 /// assert!(guard.flush(std::time::Duration::from_secs(5)));

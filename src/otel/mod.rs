@@ -43,8 +43,8 @@
 //! let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
 //! let subscriber = tracing_subscriber::registry()
 //!     .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("app")))
-//!     .with(JsonLayer::new(sink))
-//!     .guarded();
+//!     .with(JsonLayer::new(sink.clone()))
+//!     .guarded_with(sink.stats_handle());
 //! tracing::subscriber::with_default(subscriber, || {
 //!     tracing::info_span!("request").in_scope(|| tracing::info!("handled"));
 //! });

@@ -123,7 +123,7 @@ impl Batch {
         }
         self.report_end = self.out.len();
         summaries(&mut self.out, &mut self.summary_ends);
-        if violations && crate::lint::has_unreported() {
+        if violations {
             own.violations(&mut self.out);
         }
         self.prefix_end = self.out.len();

@@ -40,7 +40,7 @@
 //! | `batch.rs` | the worker's batch, with exact accounting of partial writes |
 //! | `flush_guard.rs` | [`FlushGuard`]: flush on demand, drain on drop within a deadline |
 //! | `status.rs` | the rate-limited stderr status channel for internal errors |
-//! | `report.rs` | the sink's own records (reports, the crash's final record, the stand-in for a record too long), in a layer's format |
+//! | `report.rs` | the sink's own records (reports and the crash's final record in a layer's format; the stand-in for a record too long) |
 //! | `summary.rs` | the in-band summary of events suppressed per call site (rate limit) |
 //! | `make_writer.rs` | `MakeWriter` for `tracing_subscriber::fmt` |
 //! | `writers/` | stdout/stderr, append file, rolling by time, rolling by size |

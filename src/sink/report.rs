@@ -4,10 +4,14 @@
 //! in for a JSON record too long to keep.
 //!
 //! They are events with `target` `layer_safe`, written by the encoder
-//! (`encode::event::render_own`) in the format of the layer that writes to
-//! the sink (the newest, when several do), so one parser reads the whole log and a `.text()` sink writes
-//! text reports. A sink no layer of this crate writes to (a `MakeWriter`
-//! for `fmt()`, say) writes them in `fmt().json()`'s shape.
+//! (`encode::event::render_own`). Reports and the final record are in the
+//! format of the layer that writes to the sink (the newest, when several
+//! do), so one parser reads the whole log and a `.text()` sink writes text
+//! reports; a sink no layer of this crate writes to (a `MakeWriter` for
+//! `fmt()`, say) writes them in `fmt().json()`'s shape. The stand-in for a
+//! record too long is always in that plain shape: the layer's own fields
+//! are what left the record no room. Reports are never cut to
+//! `max_record`: one lost for want of room would leave its drops unsaid.
 
 use std::time::SystemTime;
 
@@ -67,6 +71,14 @@ impl Own<'_> {
         }
     }
 
+    /// Appends a report, which no bound cuts: a report lost for want of room
+    /// would leave what it says unsaid, and the batch counts it out as
+    /// written.
+    fn write_whole(&self, level: Level, fields: &[(&str, Value<'_>)], out: &mut Vec<u8>) {
+        let wrote = self.write(level, fields, UNBOUNDED, out);
+        debug_assert!(wrote, "an unbounded record always fits");
+    }
+
     /// Appends the drop report for `delta` (drops by reason since the last
     /// report): one record naming only the reasons that are not zero.
     pub(crate) fn drop_report(&self, delta: &PerReason, out: &mut Vec<u8>) {
@@ -77,7 +89,7 @@ impl Own<'_> {
             fields[n] = (reason.as_str(), Value::U64(count));
             n += 1;
         }
-        self.write(Level::WARN, &fields[..n], UNBOUNDED, out);
+        self.write_whole(Level::WARN, &fields[..n], out);
     }
 
     /// Appends the summary of `n` events of `meta`'s call site suppressed.
@@ -93,7 +105,7 @@ impl Own<'_> {
             ("callsite", str(&callsite)),
             ("suppressed", Value::U64(n)),
         ];
-        self.write(Level::WARN, &fields, UNBOUNDED, out);
+        self.write_whole(Level::WARN, &fields, out);
     }
 
     /// One record per violation of the lint policy not reported yet: each
@@ -107,7 +119,7 @@ impl Own<'_> {
                 ("violation", str(v.kind.name())),
                 ("count", Value::U64(v.count)),
             ];
-            self.write(Level::WARN, &fields, UNBOUNDED, out);
+            self.write_whole(Level::WARN, &fields, out);
         }
     }
 
@@ -126,7 +138,7 @@ impl Own<'_> {
             ("signo", Value::I64(record.signo.into())),
             ("thread", str(&record.thread)),
         ];
-        self.write(level, &fields, UNBOUNDED, out);
+        self.write_whole(level, &fields, out);
     }
 
     /// Writes into `out` a record of at most `max` bytes standing in for

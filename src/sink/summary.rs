@@ -69,10 +69,12 @@ impl Summaries {
         report: Option<(PerReason, PerReason)>,
     ) -> bool {
         let summarise = report.is_some();
-        let violations = shared.limits.report_violations;
+        // Asked once: a violation recorded between two asks would be
+        // written in a format not looked up for it.
+        let violations = shared.limits.report_violations && crate::lint::has_unreported();
         // Most batches carry no record of the sink's own: look up its
         // format only for those that do.
-        let newest = if summarise || (violations && crate::lint::has_unreported()) {
+        let newest = if summarise || violations {
             shared.newest_renderer()
         } else {
             None

@@ -408,13 +408,12 @@ impl Worker {
                     self.flush_writer();
                 }
             }
-            (Step::Failed { give_up, wait }, failure) => {
+            (Step::Failed { give_up, wait }, Some(failure)) => {
                 self.shared.counters.writer_error();
                 if give_up {
                     self.drop_batch(DropReason::WriterError);
                 }
                 let lost = self.shared.counters.dropped_count(DropReason::WriterError);
-                let failure = failure.map_or_else(String::new, |f| f.to_string());
                 self.status.failure(
                     self.time.now(),
                     format_args!(
@@ -424,6 +423,8 @@ impl Worker {
                 );
                 self.pause(wait);
             }
+            // `after_write` fails a write exactly when there is a failure.
+            (Step::Failed { .. }, None) => {}
         }
     }
 

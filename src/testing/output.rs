@@ -37,7 +37,23 @@ impl Output {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes()).into_owned()
+        String::from_utf8_lossy(&self.buf()).into_owned()
+    }
+
+    /// Everything written so far, as it was written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let mut out = layer_safe::testing::Output::default();
+    /// out.write_all(&[0xff, b'\n'])?;
+    /// assert_eq!(out.bytes(), [0xff, b'\n']);
+    /// assert!(String::from_utf8(out.bytes()).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bytes(&self) -> Vec<u8> {
+        self.buf().clone()
     }
 
     /// Everything written so far, a line each, without the newlines.
@@ -68,19 +84,19 @@ impl Output {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn clear(&self) {
-        self.bytes().clear();
+        self.buf().clear();
     }
 
     /// A panic while a test held the buffer leaves it as it was: still
     /// readable.
-    fn bytes(&self) -> MutexGuard<'_, Vec<u8>> {
+    fn buf(&self) -> MutexGuard<'_, Vec<u8>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl io::Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.bytes().extend_from_slice(buf);
+        self.buf().extend_from_slice(buf);
         Ok(buf.len())
     }
 

@@ -4,13 +4,13 @@
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
-/// A writer that keeps everything written to it, shared with the test; the
-/// sinks made by [`Capture::sink`] are flushed before each read.
+use layer_safe::testing::Output;
+
+/// The crate's in-memory writer, `testing::Output`, with the sinks made by
+/// [`Capture::sink`], flushed before each read, and the reading of the
+/// sink's drop reports.
 #[derive(Clone, Default)]
-pub struct Capture(
-    pub Arc<Mutex<Vec<u8>>>,
-    Arc<Mutex<Vec<layer_safe::FlushGuard>>>,
-);
+pub struct Capture(Output, Arc<Mutex<Vec<layer_safe::FlushGuard>>>);
 
 impl Capture {
     /// A sink writing into this capture; reading the capture flushes it.
@@ -31,7 +31,7 @@ impl Capture {
 
     pub fn text(&self) -> String {
         self.flush();
-        String::from_utf8(self.0.lock().unwrap().clone()).expect("output is UTF-8")
+        String::from_utf8(self.0.bytes()).expect("output is UTF-8")
     }
 
     pub fn lines(&self) -> Vec<String> {
@@ -40,7 +40,7 @@ impl Capture {
 
     pub fn clear(&self) {
         self.flush();
-        self.0.lock().unwrap().clear();
+        self.0.clear();
     }
 
     /// Lines that are not the sink's drop reports.
@@ -81,8 +81,7 @@ impl Capture {
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
+        self.0.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())

@@ -34,7 +34,7 @@ pub struct ThreadClient {
 
 impl ThreadClient {
     /// Starts the I/O thread; `start` runs first on it (the place for
-    /// `layer_safe::exporter_thread`).
+    /// `layer_safe::otel::exporter_thread`).
     pub fn spawn(start: fn()) -> ThreadClient {
         let (tx, rx) = mpsc::channel::<Job>();
         let attempts = Arc::new(AtomicU64::new(0));

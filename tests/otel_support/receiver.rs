@@ -76,7 +76,9 @@ impl Receiver {
         self.got.lock().unwrap().logs_with(needle)
     }
 
-    /// Waits until what was received satisfies `done`.
+    /// Waits until what was received satisfies `done`. No bound: a test
+    /// whose records never arrive hangs until the runner's timeout, rather
+    /// than fail on a loaded machine's clock.
     pub fn wait_until(&self, done: impl Fn(&Got) -> bool) {
         let mut got = self.got.lock().unwrap();
         while !done(&got) {

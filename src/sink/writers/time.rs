@@ -10,8 +10,8 @@ use super::rotation::Period;
 use super::AppendFile;
 use super::Rotation;
 
-/// Files rolled by time, as `tracing-appender`'s
-/// [`RollingFileAppender`](super::RollingFileAppender) names them
+/// Files rolled by time, as `tracing-appender`'s `RollingFileAppender`
+/// names them
 /// (`dir/prefix.YYYY-MM-DD`, `-HH` or `-HH-MM` for shorter periods, UTC),
 /// where each finished file is gzipped to `prefix.DATE.gz` on a thread of
 /// its own and `keep` counts the `.gz` files (0 keeps all).
@@ -179,11 +179,13 @@ impl RollingByTime {
         let mut finished = matching(&self.dir, &self.prefix, dated)?;
         finished.retain(|p| *p != self.current);
         finished.sort();
-        for src in finished {
-            self.gzip.submit(self.job(src));
-        }
+        // Before the jobs: the compressor writes its own `.gz.tmp` files,
+        // and removing one it has begun loses that file's compression.
         for tmp in matching(&self.dir, &self.prefix, |rest| rest.ends_with(".gz.tmp"))? {
             gone_ok(fs::remove_file(tmp))?;
+        }
+        for src in finished {
+            self.gzip.submit(self.job(src));
         }
         Ok(())
     }

@@ -21,8 +21,8 @@ use crate::guarded::Guarded;
 use crate::installed::{log_level, FilterError, SwapFilter};
 use crate::layer::{JsonLayer, JsonLayerBuilder};
 use crate::lint::Policy;
-use crate::sink::writers::Rotation;
-use crate::sink::{FlushGuard, SinkBuilder};
+use crate::sink_core::writers::Rotation;
+use crate::sink_core::{FlushGuard, SinkBuilder};
 
 mod bounds;
 mod last_words;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::installed::FilterError;
 use crate::lint::PolicyError;
-use crate::sink::ConfigError;
+use crate::sink_core::ConfigError;
 
 /// Why [`try_init`](crate::try_init) or [`Builder::build`](crate::Builder::build)
 /// failed. Each variant says what was wrong and what to change; nothing was

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, ParseError};
 
-use crate::sink::Flusher;
+use crate::sink_core::Flusher;
 use crate::{Stats, StatsHandle};
 
 /// Swaps the filter inside the installed stack's `reload::Layer`; erased so

@@ -104,9 +104,12 @@ pub use path::in_logging_path;
 pub use site::CallSite;
 pub use stats::{ByLevel, DropReason, Dropped, RecursionPair, Stats};
 
+#[path = "sink_api.rs"]
 pub mod sink;
+#[path = "sink/mod.rs"]
+mod sink_core;
 pub mod testing;
-pub use sink::{FlushGuard, Sink};
+pub use sink_core::{FlushGuard, Sink};
 
 /// Installs layer-safe as the global default with every default: JSON lines
 /// to stdout through the bounded sink, `RUST_LOG` (default `info`), the

@@ -7,7 +7,7 @@ use std::backtrace::{Backtrace, BacktraceStatus};
 use std::panic::Location;
 use std::time::Duration;
 
-use crate::sink::Flusher;
+use crate::sink_core::Flusher;
 
 pub(crate) fn install(flusher: Flusher, deadline: Duration) {
     let previous = std::panic::take_hook();

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::Builder;
-use crate::sink::Overflow;
+use crate::sink_core::Overflow;
 
 impl Builder {
     /// The most records queued per thread (default 1 Mi; the byte budget

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::Builder;
 use crate::crash::CrashDrain;
-use crate::sink::FlushGuard;
+use crate::sink_core::FlushGuard;
 
 /// The settings, with their defaults.
 #[derive(Clone)]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::{Builder, Output};
 use crate::error::InitError;
-use crate::sink::writers;
+use crate::sink_core::writers;
 
 impl Builder {
     /// Whether [`set_filter`](crate::set_filter) can replace the filter of
@@ -70,8 +70,8 @@ impl Builder {
     /// Whether rotated files (rolling by size or by time) are gzipped, on a
     /// thread of their own so the worker never waits (default `false`;
     /// feature `compress`). `keep` then counts the `.gz` files; see
-    /// [`RollingBySize`](crate::sink::writers::RollingBySize) and
-    /// [`RollingByTime`](crate::sink::writers::RollingByTime) for the names.
+    /// [`RollingBySize`](crate::sink_core::writers::RollingBySize) and
+    /// [`RollingByTime`](crate::sink_core::writers::RollingByTime) for the names.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -128,7 +128,7 @@ pub(super) fn publish_metrics(
 pub(super) fn open(output: Output, compress: bool) -> Result<Box<dyn Write + Send>, InitError> {
     #[cfg(feature = "compress")]
     if compress {
-        use crate::sink::writers::{RollingBySize, RollingByTime};
+        use crate::sink_core::writers::{RollingBySize, RollingByTime};
         let at = |path: &std::path::Path| {
             let path = path.to_owned();
             move |error| InitError::Writer { path, error }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::{Builder, Output};
 use crate::encode::LineFormat;
-use crate::sink::writers::Rotation;
+use crate::sink_core::writers::Rotation;
 
 impl Builder {
     /// Writes to standard output (the default), buffered by the worker.
@@ -83,7 +83,7 @@ impl Builder {
     }
 
     /// Rolls `path` when it would exceed `max_bytes`, keeping `keep` older
-    /// files (`path.1` newest); see [`RollingBySize`](crate::sink::writers::RollingBySize).
+    /// files (`path.1` newest); see [`RollingBySize`](crate::sink_core::writers::RollingBySize).
     /// The directory must exist; a missing one, or a `max_bytes` of 0, is an
     /// [`InitError::Writer`](crate::InitError::Writer).
     ///

@@ -74,7 +74,7 @@ impl<'a> Event<'a> {
         timestamp: Timestamp,
     ) -> Option<Event<'a>> {
         let mut r = Reader(payload);
-        let level = crate::sink::record_level(&[r.u8()?]);
+        let level = crate::sink_core::record_level(&[r.u8()?]);
         let site = site(r.u32()?)?;
         let meta = site.meta;
         let ticks = r.u64()?;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use super::{JsonLayer, RateLimit};
 use crate::encode::keys::{write_key, KeySet, Reserved};
 use crate::encode::{value, Config, LineFormat, Timestamp};
-use crate::sink::Sink;
+use crate::sink_core::Sink;
 
 mod members;
 

@@ -11,7 +11,7 @@ use super::JsonLayer;
 use crate::encode::capture::Capture;
 use crate::encode::record::{self, Writer, CUT, LOG, THREAD};
 use crate::encode::{from_root, thread, with_fields, Timestamp};
-use crate::sink::{level_byte, FRAME};
+use crate::sink_core::{level_byte, FRAME};
 
 impl JsonLayer {
     pub(super) fn event<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>)
@@ -71,7 +71,7 @@ impl JsonLayer {
     /// format's own fields leave it too long).
     #[cold]
     fn format_here(&self, level: tracing_core::Level, payload: &[u8]) {
-        use crate::sink::Render;
+        use crate::sink_core::Render;
         let mut line = self.sink.buffer();
         let wall = self.sink.clock().wall();
         if self

@@ -26,7 +26,7 @@ use tracing_subscriber::registry::LookupSpan;
 use crate::contain;
 use crate::encode::span_cache::SpanFields;
 use crate::encode::Config;
-use crate::sink::Sink;
+use crate::sink_core::Sink;
 
 mod builder;
 mod capture;

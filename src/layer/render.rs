@@ -12,7 +12,7 @@ use crate::encode::event::{self, Event};
 use crate::encode::record::Value;
 use crate::encode::site::Site;
 use crate::encode::Config;
-use crate::sink::Render;
+use crate::sink_core::Render;
 
 use super::storm::Suppressed;
 

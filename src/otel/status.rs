@@ -13,7 +13,7 @@ use std::io;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::sink::status::Status;
+use crate::sink_core::status::Status;
 
 static STATUS: Mutex<Status> = Mutex::new(Status::new());
 
@@ -26,7 +26,7 @@ pub(crate) fn emit(msg: fmt::Arguments<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::status::{FREE_MESSAGES, INTERVAL};
+    use crate::sink_core::status::{FREE_MESSAGES, INTERVAL};
 
     #[test]
     fn three_then_one_per_interval_with_the_count() {

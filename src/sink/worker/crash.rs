@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::Worker;
 use crate::crash::{CrashDrain, Request};
-use crate::sink::report::Own;
+use crate::sink_core::report::Own;
 
 /// Rounds in a row that took nothing from lanes not yet read far enough
 /// (a producer holds a lane's reader while it grows or evicts, or the

@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, Sender};
 use flate2::write::GzEncoder;
 
 use crate::path::{Entered, Origin};
-use crate::sink::status::Status;
+use crate::sink_core::status::Status;
 
 /// How a compressed file takes its place among the kept ones.
 #[derive(Debug)]

@@ -378,7 +378,7 @@ mod tests {
     #[cfg(feature = "compress")]
     mod gzip {
         use super::*;
-        use crate::sink::writers::compress::tests::gunzip;
+        use crate::sink_core::writers::compress::tests::gunzip;
         use std::time::Duration;
 
         const WAIT: Duration = Duration::from_secs(60);

@@ -275,7 +275,7 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::writers::compress::tests::gunzip;
+    use crate::sink_core::writers::compress::tests::gunzip;
 
     const WAIT: Duration = Duration::from_secs(60);
     /// 2024-01-01T00:00:00Z.

@@ -145,32 +145,39 @@ fn terminate(name: &str) {
             // As tokio's `ctrl_c` does: through signal-hook-registry, after
             // `init`. The application decides; the process lives on.
             let guard = layer_safe::builder().flush_on_termination(true).init();
-            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            signal_hook::flag::register(libc::SIGTERM, flag.clone()).unwrap();
-            log_lines(LINES);
-            kill_self(libc::SIGTERM);
-            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            eprintln!("RESULT handled=true");
+            let flag = app_handler();
+            terminated_then_handled(&flag);
             drop(guard);
         }
         "term_app_handler_before" => {
             // The application's handler was there first: ours drains, then
             // calls it, and the process lives on.
-            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            signal_hook::flag::register(libc::SIGTERM, flag.clone()).unwrap();
+            let flag = app_handler();
             let guard = layer_safe::builder().flush_on_termination(true).init();
-            log_lines(LINES);
-            kill_self(libc::SIGTERM);
-            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            eprintln!("RESULT handled=true");
+            terminated_then_handled(&flag);
             drop(guard);
         }
         other => panic!("unknown scenario {other}"),
     }
+}
+
+/// The application's own SIGTERM handler, as tokio's `ctrl_c` registers
+/// one (through signal-hook-registry): it sets the flag.
+fn app_handler() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(libc::SIGTERM, flag.clone()).unwrap();
+    flag
+}
+
+/// Logs, sends itself SIGTERM, and lives on until the application's
+/// handler ran: the process decides, not the logger.
+fn terminated_then_handled(flag: &std::sync::atomic::AtomicBool) {
+    log_lines(LINES);
+    kill_self(libc::SIGTERM);
+    while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    eprintln!("RESULT handled=true");
 }
 
 /// tokio-rs/tracing#2856: a span opened from a thread-local destructor,

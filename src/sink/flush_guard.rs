@@ -2,13 +2,14 @@
 //! deadline, never longer.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::sync::atomic::{fence, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use super::status::write_line;
 use super::threads::Handle;
 use super::worker::Control;
 use super::Shared;
@@ -185,21 +186,31 @@ impl Drop for FlushGuard {
             counters.snapshot().in_flight
         };
         if lost > 0 || stuck > 0 {
-            let mut err = io::stderr().lock();
-            let _ = write!(
-                err,
-                "layer-safe: {lost} log records lost at shutdown: not written within the \
-                 flush deadline ({:?})",
-                self.deadline
+            let stuck = Stuck(stuck);
+            write_line(
+                &mut io::stderr().lock(),
+                format_args!(
+                    "{lost} log records lost at shutdown: not written within the flush \
+                     deadline ({:?}){stuck}",
+                    self.deadline
+                ),
             );
-            let _ = if stuck > 0 {
-                writeln!(
-                    err,
-                    "; the writer is stuck with {stuck} more records in its hands"
-                )
-            } else {
-                writeln!(err)
-            };
+        }
+    }
+}
+
+/// The tail of the shutdown message: records still in a stuck writer's
+/// hands, if any.
+struct Stuck(u64);
+
+impl fmt::Display for Stuck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => Ok(()),
+            n => write!(
+                f,
+                "; the writer is stuck with {n} more records in its hands"
+            ),
         }
     }
 }

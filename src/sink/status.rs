@@ -107,16 +107,14 @@ impl Status {
     }
 
     fn show(&mut self, now: Instant, msg: fmt::Arguments<'_>, out: &mut dyn Write) {
-        // `writeln!` on stderr can fail (closed stderr); never panic over it.
-        let _ = if self.suppressed > 0 {
-            writeln!(
+        if self.suppressed > 0 {
+            write_line(
                 out,
-                "layer-safe: {msg} ({} similar messages suppressed)",
-                self.suppressed
-            )
+                format_args!("{msg} ({} similar messages suppressed)", self.suppressed),
+            );
         } else {
-            writeln!(out, "layer-safe: {msg}")
-        };
+            write_line(out, msg);
+        }
         self.shown = self.shown.saturating_add(1);
         self.suppressed = 0;
         self.last = Some(now);
@@ -124,13 +122,46 @@ impl Status {
 
     fn finish_to(&mut self, out: &mut dyn Write) {
         if self.suppressed > 0 {
-            let _ = writeln!(
+            write_line(
                 out,
-                "layer-safe: {} status messages suppressed",
-                self.suppressed
+                format_args!("{} status messages suppressed", self.suppressed),
             );
             self.suppressed = 0;
         }
+    }
+}
+
+/// Longest status line written in one piece; a longer one is written as
+/// it is formatted.
+const LINE: usize = 512;
+
+/// Writes `layer-safe: {msg}\n` to `out` in one `write` where it fits in
+/// [`LINE`] bytes: stderr is unbuffered, so `writeln!` would hand it over
+/// piece by piece, a system call each, and a line could be interleaved
+/// with another process's. Formatted on the stack: no allocation, and an
+/// error (a closed stderr) is ignored, never a panic.
+pub(crate) fn write_line(out: &mut dyn Write, msg: fmt::Arguments<'_>) {
+    struct Line {
+        buf: [u8; LINE],
+        len: usize,
+    }
+    impl fmt::Write for Line {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let end = self.len + s.len();
+            let room = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+            room.copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+    let mut line = Line {
+        buf: [0; LINE],
+        len: 0,
+    };
+    if fmt::write(&mut line, format_args!("layer-safe: {msg}\n")).is_ok() {
+        let _ = out.write_all(&line.buf[..line.len]);
+    } else {
+        let _ = writeln!(out, "layer-safe: {msg}");
     }
 }
 
@@ -161,6 +192,39 @@ mod tests {
         let mut tail = Vec::new();
         s.finish_to(&mut tail);
         assert_eq!(tail, b"layer-safe: 1 status messages suppressed\n");
+    }
+
+    /// Counts the `write` calls it is handed.
+    #[derive(Default)]
+    struct Calls {
+        out: Vec<u8>,
+        calls: usize,
+    }
+
+    impl Write for Calls {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.calls += 1;
+            self.out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_is_one_write_and_a_long_one_is_written_whole() {
+        let mut out = Calls::default();
+        write_line(
+            &mut out,
+            format_args!("writing {} failed: {}", "the log", 7),
+        );
+        assert_eq!(out.out, b"layer-safe: writing the log failed: 7\n");
+        assert_eq!(out.calls, 1);
+        let long = "x".repeat(2 * LINE);
+        let mut out = Calls::default();
+        write_line(&mut out, format_args!("{long}"));
+        assert_eq!(out.out, format!("layer-safe: {long}\n").as_bytes());
     }
 
     fn text(out: &[u8]) -> Vec<&str> {

@@ -25,24 +25,31 @@ pub(crate) fn timed(meta: &'static Metadata<'static>, f: impl FnOnce()) {
     }
     // In a test scope, time spent waiting for a CPU (preempted by other
     // processes) is not the logging path's doing: subtract it, or a loaded CI
-    // machine would fail tests at random.
-    let waited_before = match timing {
-        Timing::Precise => runqueue_wait(),
-        _ => None,
-    };
+    // machine would fail tests at random. Both readings are taken inside
+    // the timed span, so only a wait within it is subtracted: a wait read
+    // outside it (a preemption as the second reading's file is read) made
+    // a 5 ms `Debug` pass a 1 ms budget on a loaded machine.
+    let precise = timing == Timing::Precise;
     let start = Instant::now();
+    let waited_before = if precise { runqueue_wait() } else { None };
     f();
-    check(meta, start.elapsed(), waited_before);
+    let waited = match waited_before {
+        Some(before) => runqueue_wait().map(|after| after.saturating_sub(before)),
+        None => None,
+    };
+    check(meta, start.elapsed(), waited);
 }
 
+/// Records a slow path if `elapsed`, less `waited` for a CPU within it,
+/// is over the budget.
 #[inline(never)]
-fn check(meta: &'static Metadata<'static>, mut elapsed: Duration, waited_before: Option<Duration>) {
+fn check(meta: &'static Metadata<'static>, mut elapsed: Duration, waited: Option<Duration>) {
     let budget = local::slow_path_budget();
     if elapsed <= budget {
         return;
     }
-    if let (Some(before), Some(after)) = (waited_before, runqueue_wait()) {
-        elapsed = elapsed.saturating_sub(after.saturating_sub(before));
+    if let Some(waited) = waited {
+        elapsed = elapsed.saturating_sub(waited);
         if elapsed <= budget {
             return;
         }

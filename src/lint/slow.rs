@@ -15,8 +15,9 @@ use crate::site::CallSite;
 ///
 /// Cost: one thread-local read per event; `Instant::now()` twice only on
 /// timed events (every event under `Panic` or in a test scope, one in 64 per
-/// thread under `Report`, none under `Ignore`). An event whose `f` panics is
-/// not timed.
+/// thread under `Report`, none under `Ignore`); in a test scope, one read of
+/// the thread's run-queue wait too, and a second only for an event over the
+/// budget. An event whose `f` panics is not timed.
 #[inline]
 pub(crate) fn timed(meta: &'static Metadata<'static>, f: impl FnOnce()) {
     let timing = local::timing();
@@ -26,32 +27,35 @@ pub(crate) fn timed(meta: &'static Metadata<'static>, f: impl FnOnce()) {
     // In a test scope, time spent waiting for a CPU (preempted by other
     // processes) is not the logging path's doing: subtract it, or a loaded CI
     // machine would fail tests at random. Both readings are taken inside
-    // the timed span, so only a wait within it is subtracted: a wait read
-    // outside it (a preemption as the second reading's file is read) made
-    // a 5 ms `Debug` pass a 1 ms budget on a loaded machine.
-    let precise = timing == Timing::Precise;
+    // the timed span, so only a wait within it is subtracted: a preemption
+    // read outside it (the second reading was taken after the span ended)
+    // made a 5 ms `Debug` pass a 1 ms budget on a loaded machine.
     let start = Instant::now();
-    let waited_before = if precise { runqueue_wait() } else { None };
-    f();
-    let waited = match waited_before {
-        Some(before) => runqueue_wait().map(|after| after.saturating_sub(before)),
-        None => None,
+    let waited_before = match timing {
+        Timing::Precise => runqueue_wait(),
+        _ => None,
     };
-    check(meta, start.elapsed(), waited);
+    f();
+    check(meta, start, waited_before);
 }
 
-/// Records a slow path if `elapsed`, less `waited` for a CPU within it,
-/// is over the budget.
+/// Records a slow path if the span from `start`, less the time the thread
+/// waited for a CPU within it, is over the budget. The second reading of
+/// that wait is taken only for a span over the budget, before the span's
+/// end is read.
 #[inline(never)]
-fn check(meta: &'static Metadata<'static>, mut elapsed: Duration, waited: Option<Duration>) {
+fn check(meta: &'static Metadata<'static>, start: Instant, waited_before: Option<Duration>) {
     let budget = local::slow_path_budget();
+    let mut elapsed = start.elapsed();
     if elapsed <= budget {
         return;
     }
-    if let Some(waited) = waited {
-        elapsed = elapsed.saturating_sub(waited);
-        if elapsed <= budget {
-            return;
+    if let Some(before) = waited_before {
+        if let Some(after) = runqueue_wait() {
+            elapsed = start.elapsed().saturating_sub(after.saturating_sub(before));
+            if elapsed <= budget {
+                return;
+            }
         }
     }
     super::raise::violation(

@@ -131,37 +131,59 @@ impl Status {
     }
 }
 
-/// Longest status line written in one piece; a longer one is written as
-/// it is formatted.
+/// Longest status line written in one piece, its newline included; a
+/// longer one is written as it is formatted.
 const LINE: usize = 512;
 
-/// Writes `layer-safe: {msg}\n` to `out` in one `write` where it fits in
+/// Writes `layer-safe: {msg}\n` to `out`, in one `write` where it fits in
 /// [`LINE`] bytes: stderr is unbuffered, so `writeln!` would hand it over
-/// piece by piece, a system call each, and a line could be interleaved
-/// with another process's. Formatted on the stack: no allocation, and an
-/// error (a closed stderr) is ignored, never a panic.
+/// piece by piece, a system call each, and another process's output could
+/// land inside the line. Formatted on the stack, without allocating.
+/// Never panics over the output: an I/O error (a closed stderr) is
+/// ignored, and a `Display` in `msg` that fails ends the line where it
+/// failed (`writeln!` would panic then). A `Display` that panics still
+/// panics, as it would in `writeln!`.
 pub(crate) fn write_line(out: &mut dyn Write, msg: fmt::Arguments<'_>) {
+    /// The line so far; `full` once a piece did not fit.
     struct Line {
         buf: [u8; LINE],
         len: usize,
+        full: bool,
     }
     impl fmt::Write for Line {
         fn write_str(&mut self, s: &str) -> fmt::Result {
             let end = self.len + s.len();
-            let room = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+            // Room is kept for the newline.
+            let Some(room) = self.buf[..LINE - 1].get_mut(self.len..end) else {
+                self.full = true;
+                return Err(fmt::Error);
+            };
             room.copy_from_slice(s.as_bytes());
             self.len = end;
             Ok(())
         }
     }
+    /// Straight through to `out`, for a line too long for [`Line`].
+    struct Through<'a>(&'a mut dyn Write);
+    impl fmt::Write for Through<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0.write_all(s.as_bytes()).map_err(|_| fmt::Error)
+        }
+    }
     let mut line = Line {
         buf: [0; LINE],
         len: 0,
+        full: false,
     };
-    if fmt::write(&mut line, format_args!("layer-safe: {msg}\n")).is_ok() {
-        let _ = out.write_all(&line.buf[..line.len]);
+    let text = format_args!("layer-safe: {msg}");
+    // An error here is a `Display` that failed, or a line too long.
+    let _ = fmt::write(&mut line, text);
+    if line.full {
+        let _ = fmt::write(&mut Through(out), text);
+        let _ = out.write_all(b"\n");
     } else {
-        let _ = writeln!(out, "layer-safe: {msg}");
+        line.buf[line.len] = b'\n';
+        let _ = out.write_all(&line.buf[..=line.len]);
     }
 }
 
@@ -221,10 +243,37 @@ mod tests {
         );
         assert_eq!(out.out, b"layer-safe: writing the log failed: 7\n");
         assert_eq!(out.calls, 1);
+        // The longest line that fits, newline included, is one write.
+        let most = "y".repeat(LINE - "layer-safe: \n".len());
+        let mut out = Calls::default();
+        write_line(&mut out, format_args!("{most}"));
+        assert_eq!((out.out.len(), out.calls), (LINE, 1));
         let long = "x".repeat(2 * LINE);
         let mut out = Calls::default();
         write_line(&mut out, format_args!("{long}"));
         assert_eq!(out.out, format!("layer-safe: {long}\n").as_bytes());
+    }
+
+    /// Writes `ok` and then fails, as a buggy `Display` may.
+    struct Fails;
+
+    impl fmt::Display for Fails {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("ok")?;
+            Err(fmt::Error)
+        }
+    }
+
+    #[test]
+    fn a_display_that_fails_ends_the_line_without_a_panic() {
+        let mut out = Calls::default();
+        write_line(&mut out, format_args!("error: {} then", Fails));
+        assert_eq!(out.out, b"layer-safe: error: ok\n");
+        assert_eq!(out.calls, 1);
+        let long = "x".repeat(2 * LINE);
+        let mut out = Calls::default();
+        write_line(&mut out, format_args!("{long}{}", Fails));
+        assert_eq!(out.out, format!("layer-safe: {long}ok\n").as_bytes());
     }
 
     fn text(out: &[u8]) -> Vec<&str> {

@@ -129,12 +129,12 @@ pub(super) fn kept_sink(max_record: usize) -> Kept {
         .high_water_mark(100)
         // Its naps cost nothing: a flush is answered at once.
         .virtual_time(true)
-        // Its worker and spare-segment thread on threads kept for the
-        // whole run, as `sink`'s are: no thread is started per sink, and
-        // none is let go. LeakSanitizer's check at the exit of an hour's
-        // run reported the spawn closures of 15 sink threads of their own
-        // (and what they held): the worker of a retired sink, let go at
-        // its guard's deadline, may still be running as the run exits.
+        // Its worker and spare-segment thread on threads reused across
+        // sinks, as `sink`'s are (`pool::lend`), rather than two new ones
+        // per sink. LeakSanitizer's check at the exit of an hour's run
+        // reported the spawn closures of 15 sink threads of their own (and
+        // what they held): the worker of a retired sink, let go at its
+        // guard's deadline, may still have been running as the run exited.
         .spawn_with(super::super::pool::lend)
         .build()
         .expect("a valid sink configuration");

@@ -25,7 +25,7 @@ use crate::contain;
 use crate::inert::{InertSpans, NO_SPAN};
 use crate::path::{self, Entered, Origin};
 use crate::site::CallSite;
-use crate::stats::{Counters, DropReason, Stats};
+use crate::stats::{Counters, DropReason, Dropped, Stats};
 
 /// A `Subscriber` that runs a whole subscriber stack inside the logging path
 /// and drops, and counts, every event its thread emits while already there.
@@ -103,6 +103,26 @@ impl StatsHandle {
     /// Takes a snapshot of the counters.
     pub fn snapshot(&self) -> Stats {
         self.0.snapshot()
+    }
+
+    /// The drop counts alone, as in [`snapshot`](Self::snapshot)'s
+    /// `dropped`, without the rest: no copy of the recursion pairs, no
+    /// allocation. For a check that runs often, such as a health probe
+    /// that alerts on drops, or a test that asserts none after every step.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use layer_safe::GuardedExt;
+    ///
+    /// let subscriber = tracing_subscriber::registry().guarded();
+    /// let handle = subscriber.stats_handle();
+    /// tracing::subscriber::with_default(subscriber, || tracing::info!("hi"));
+    /// assert_eq!(handle.dropped(), handle.snapshot().dropped);
+    /// assert_eq!(handle.dropped().total(), 0);
+    /// ```
+    pub fn dropped(&self) -> Dropped {
+        self.0.dropped_snapshot()
     }
 }
 

@@ -237,6 +237,15 @@ impl Dropped {
         *copy.slot(reason)
     }
 
+    /// The counts of a snapshot.
+    pub(crate) fn from_counts(counts: PerReason) -> Dropped {
+        let mut dropped = Dropped::default();
+        for (r, n) in counts.iter() {
+            *dropped.slot(r) = n;
+        }
+        dropped
+    }
+
     /// The field that counts `reason`: the one place a reason is mapped to
     /// its field, so adding a reason adds one arm here.
     fn slot(&mut self, reason: DropReason) -> &mut u64 {
@@ -494,6 +503,11 @@ impl Counters {
         self.sum_dropped(&self.lanes())
     }
 
+    /// [`dropped_counts`](Self::dropped_counts), as a snapshot shows them.
+    pub(crate) fn dropped_snapshot(&self) -> Dropped {
+        Dropped::from_counts(self.dropped_counts())
+    }
+
     /// Every reason's count: the shared one plus every lane's (Acquire).
     fn sum_dropped(&self, lanes: &[Arc<LaneCounters>]) -> PerReason {
         PerReason::from_fn(|r| {
@@ -539,10 +553,7 @@ impl Counters {
         let written = self.written.load(Acquire);
         let load = |a: &AtomicU64| a.load(Acquire);
         let lanes = self.lanes();
-        let mut dropped = Dropped::default();
-        for (r, n) in self.sum_dropped(&lanes).iter() {
-            *dropped.slot(r) = n;
-        }
+        let dropped = Dropped::from_counts(self.sum_dropped(&lanes));
         let levels = [
             Level::TRACE,
             Level::DEBUG,

@@ -151,6 +151,7 @@ pub(super) fn kept_sink(max_record: usize) -> Kept {
 /// invariant is broken.
 pub fn check(input: &Input) -> Summary {
     install_panic_hook();
+    let input = &input.bounded();
     let o = &input.opts;
     let cfg = Cfg::from(o);
     let mut kept = kept_sink(cfg.max_record);

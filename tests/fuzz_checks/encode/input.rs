@@ -263,6 +263,93 @@ pub enum ErrNext {
     Chain(Box<ErrSpec>),
 }
 
+impl Input {
+    /// This input with no string longer than it takes to be cut at every
+    /// limit its options set: the record's, and so every field's (a value
+    /// is never cut at more than `max_record` bytes, however long). Longer
+    /// strings take the same paths with a larger count in the cut marker,
+    /// at the cost of formatting them in full (`str`'s `Debug` escapes
+    /// char by char), three times: in the layer, the oracle, the check.
+    /// Under the 64 KiB record they still run past it, to [`MAX_STR`].
+    pub fn bounded(&self) -> Input {
+        let max_record = MAX_RECORD[usize::from(self.opts.max_record) % MAX_RECORD.len()];
+        let max = MAX_STR.min(2 * max_record + 64);
+        let mut input = self.clone();
+        for action in &mut input.actions {
+            match action {
+                Action::Event { fields, .. }
+                | Action::NewSpan { fields, .. }
+                | Action::Record { fields, .. } => {
+                    for (_, v) in fields {
+                        v.bound(max);
+                    }
+                }
+                Action::Enter(_) | Action::Exit | Action::Close(_) => {}
+            }
+        }
+        input
+    }
+}
+
+impl FVal {
+    fn bound(&mut self, max: usize) {
+        match self {
+            FVal::Str(s) | FVal::DebugStr(s) | FVal::DisplayStr(s) => s.bound(max),
+            FVal::Debug(f) | FVal::Display(f) => f.bound(max),
+            FVal::Error(e) => e.bound(max),
+            _ => {}
+        }
+    }
+}
+
+impl FStr {
+    /// At most `max` bytes once materialised (or one unit, if longer).
+    fn bound(&mut self, max: usize) {
+        match self {
+            FStr::Repeat { piece, times } => {
+                let piece = PALETTE[usize::from(*piece) % PALETTE.len()];
+                *times = (*times).min(u16::try_from(max / piece.len()).unwrap_or(u16::MAX));
+            }
+            FStr::Long { unit, times } if !unit.is_empty() => {
+                let fit = (max / unit.len()).max(1);
+                *times = (*times).min(u16::try_from(fit).unwrap_or(u16::MAX));
+            }
+            FStr::Any(_) | FStr::Palette(_) | FStr::Long { .. } => {}
+        }
+    }
+}
+
+impl FmtSpec {
+    fn bound(&mut self, max: usize) {
+        for c in &mut self.chunks {
+            c.bound(max);
+        }
+        if let FmtEnd::Panic(p) = &mut self.end {
+            p.bound(max);
+        }
+    }
+}
+
+impl PanicKind {
+    fn bound(&mut self, max: usize) {
+        if let PanicKind::Message(m) = self {
+            m.bound(max);
+        }
+    }
+}
+
+impl ErrSpec {
+    fn bound(&mut self, max: usize) {
+        self.display.bound(max);
+        if let Some(p) = &mut self.source_panics {
+            p.bound(max);
+        }
+        if let ErrNext::Chain(next) = &mut self.next {
+            next.bound(max);
+        }
+    }
+}
+
 /// Decodes `bytes` exactly as `fuzz_target!(|input: Input| ..)` does.
 pub fn decode(bytes: &[u8]) -> Option<Input> {
     super::super::decode(bytes)

@@ -84,12 +84,13 @@ pub fn slow_path_budget() -> Duration {
         .unwrap_or_else(|_| policy::global_budget())
 }
 
-/// Forces `policy` on the current thread for good (`None`: follow the
-/// process again). For layer-safe's own threads: the sink's worker calls
-/// `set_thread_policy(Some(Policy::Report))` when it starts, so a writer that
-/// calls out is recorded instead of panicking the thread that writes the log.
-pub(crate) fn set_thread_policy(policy: Option<Policy>) {
-    let _ = FAST.try_with(|f| f.policy.set(policy));
+/// Forces `policy` on the current thread (`None`: follow the process
+/// again) and returns the one it replaces. For layer-safe's own threads:
+/// the sink's worker calls `set_thread_policy(Some(Policy::Report))` when it
+/// starts, so a writer that calls out is recorded instead of panicking the
+/// thread that writes the log.
+pub(crate) fn set_thread_policy(policy: Option<Policy>) -> Option<Policy> {
+    FAST.try_with(|f| f.policy.replace(policy)).ok().flatten()
 }
 
 /// Whether, and how, to time the event about to be logged on this thread.

@@ -1,14 +1,13 @@
 //! [`SinkBuilder`]: the settings, their defaults and their validation.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::Write;
 use std::sync::Arc;
-use std::thread::Thread;
 use std::time::Duration;
 
 use super::config_error::ConfigError;
 use super::flush_guard::FlushGuard;
-use super::threads::{self, Spawn};
+use super::on_demand::OnDemand;
 use super::worker::Worker;
 use super::{writers, Limits, Shared, Sink};
 use crate::crash::CrashDrain;
@@ -122,7 +121,7 @@ pub struct SinkBuilder {
     /// The worker's own sleeps take no time (fuzz targets).
     virtual_time: bool,
     /// Where the worker and the spare-segment thread run (fuzz targets).
-    lend: Option<Spawn>,
+    on_demand: bool,
 }
 
 impl Default for SinkBuilder {
@@ -139,7 +138,7 @@ impl Default for SinkBuilder {
             report_violations: false,
             crash: None,
             virtual_time: false,
-            lend: None,
+            on_demand: false,
         }
     }
 }
@@ -481,20 +480,17 @@ impl SinkBuilder {
         self
     }
 
-    /// Not for production: the worker and the spare-segment thread run as
-    /// jobs handed to `lend`, which runs each on a thread of its choosing
-    /// (one it keeps across sinks) and returns that thread, instead of on
-    /// two new threads. For a fuzz target that builds a sink per input.
-    /// The guard still waits for both to return; `lend` must run the job
-    /// (on another thread, and not one a job of this sink is using) or fail.
-    /// The crash signals are not blocked on that thread, as they are on a
-    /// worker thread of the sink's own (issue 12).
+    /// Not for production: the sink starts no thread. Its worker runs on
+    /// whichever thread waits for it (a flush, the guard's drop, a caller
+    /// blocked on a full queue) until it would wait; the spare segments
+    /// lanes ask for are made as it starts. A fuzz target builds a sink per
+    /// input, and the hand-offs to a sink's own threads were most of an
+    /// input's time. The worker's turns, states and accounting are the same;
+    /// records wait in the queue until something runs it. No crash drain:
+    /// a crash handler finds no worker to drain for.
     #[doc(hidden)]
-    pub fn spawn_with(
-        mut self,
-        lend: impl Fn(Box<dyn FnOnce() + Send>) -> io::Result<Thread> + Send + Sync + 'static,
-    ) -> Self {
-        self.lend = Some(Arc::new(lend));
+    pub fn on_demand(mut self, on: bool) -> Self {
+        self.on_demand = on;
         self
     }
 
@@ -520,10 +516,11 @@ impl SinkBuilder {
     /// ```
     pub fn build(self) -> Result<(Sink, FlushGuard), ConfigError> {
         let limits = self.limits()?;
-        let shared = Shared::new(limits, Arc::default(), self.lend.as_ref());
+        let shared = Shared::new(limits, Arc::default(), !self.on_demand);
         let writer = self.writer.unwrap_or_else(|| Box::new(writers::stdout()));
         let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(16);
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+        let crash = self.crash.filter(|_| !self.on_demand);
         let worker = Worker::new(
             shared.clone(),
             ctrl_rx,
@@ -531,23 +528,31 @@ impl SinkBuilder {
             self.flush_interval,
             self.flush_deadline,
         )
-        .with_crash_drain(self.crash.clone())
+        .with_crash_drain(crash.clone())
         .with_virtual_time(self.virtual_time);
-        // Signals sent to the process go to other threads, whose
-        // handlers the worker can drain for.
-        let handle = crate::crash::with_signals_blocked(|| {
-            threads::spawn(self.lend.as_ref(), "layer-safe-sink", move || {
-                // Dropped when the thread ends, however it ends: tells the
-                // guard the worker is gone.
-                let _done = done_tx;
-                worker.run();
+        let handle = if self.on_demand {
+            let _ = shared.on_demand.set(OnDemand::new(worker, done_tx));
+            None
+        } else {
+            // Signals sent to the process go to other threads, whose
+            // handlers the worker can drain for.
+            let handle = crate::crash::with_signals_blocked(|| {
+                std::thread::Builder::new()
+                    .name("layer-safe-sink".into())
+                    .spawn(move || {
+                        // Dropped when the thread ends, however it ends:
+                        // tells the guard the worker is gone.
+                        let _done = done_tx;
+                        worker.run();
+                    })
             })
-        })
-        .map_err(ConfigError::Spawn)?;
-        let _ = shared.worker.set(handle.thread().clone());
-        if let Some(crash) = &self.crash {
-            crash.set_worker(handle.thread().clone());
-        }
+            .map_err(ConfigError::Spawn)?;
+            let _ = shared.worker.set(handle.thread().clone());
+            if let Some(crash) = &crash {
+                crash.set_worker(handle.thread().clone());
+            }
+            Some(handle)
+        };
         let guard = FlushGuard::new(
             shared.clone(),
             ctrl_tx,

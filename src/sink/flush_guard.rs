@@ -7,10 +7,9 @@ use std::sync::atomic::{fence, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use super::status::write_line;
-use super::threads::Handle;
 use super::worker::Control;
 use super::Shared;
 use crate::stats::{DropReason, Stats};
@@ -51,7 +50,8 @@ pub struct FlushGuard {
     ctrl: Sender<Control>,
     /// Disconnects when the worker thread ends.
     done: Receiver<()>,
-    handle: Option<Handle>,
+    /// The worker's thread; `None` when it has none (see `on_demand`).
+    handle: Option<std::thread::JoinHandle<()>>,
     deadline: Duration,
     /// Helpers that stop with the sink (the metrics publisher). Fields drop
     /// after `drop` has drained the queue, so they see the final counts.
@@ -63,14 +63,14 @@ impl FlushGuard {
         shared: Arc<Shared>,
         ctrl: Sender<Control>,
         done: Receiver<()>,
-        handle: Handle,
+        handle: Option<std::thread::JoinHandle<()>>,
         deadline: Duration,
     ) -> FlushGuard {
         FlushGuard {
             shared,
             ctrl,
             done,
-            handle: Some(handle),
+            handle,
             deadline,
             attached: Vec::new(),
         }
@@ -148,7 +148,16 @@ fn flush(shared: &Shared, ctrl: &Sender<Control>, timeout: Duration) -> bool {
         return false;
     }
     shared.wake_now();
-    rx.recv_deadline(deadline).unwrap_or(false)
+    match shared.on_demand.get() {
+        // Disconnected: the worker exited without answering.
+        Some(worker) => worker
+            .wait_for(shared, deadline, || match rx.try_recv() {
+                Err(TryRecvError::Empty) => None,
+                answer => Some(answer.unwrap_or(false)),
+            })
+            .unwrap_or(false),
+        None => rx.recv_deadline(deadline).unwrap_or(false),
+    }
 }
 
 impl Drop for FlushGuard {
@@ -161,14 +170,23 @@ impl Drop for FlushGuard {
             .send_deadline(Control::Shutdown { deadline }, deadline);
         self.shared.wake_now();
         // The worker stops at the deadline; allow it a moment to say so.
-        let exited = matches!(
-            self.done.recv_deadline(deadline + EXIT_GRACE),
-            Err(RecvTimeoutError::Disconnected)
-        );
+        let until = deadline + EXIT_GRACE;
+        let exited = match self.shared.on_demand.get() {
+            Some(worker) => worker
+                .wait_for(&self.shared, until, || match self.done.try_recv() {
+                    Err(TryRecvError::Disconnected) => Some(()),
+                    _ => None,
+                })
+                .is_some(),
+            None => matches!(
+                self.done.recv_deadline(until),
+                Err(RecvTimeoutError::Disconnected)
+            ),
+        };
         if exited {
             if let Some(handle) = self.handle.take() {
                 // Already finished: joining does not wait.
-                handle.join();
+                let _ = handle.join();
             }
         }
         // Nothing reads the lanes from now on. A record pushed as this

@@ -55,13 +55,13 @@ mod drain;
 mod flush_guard;
 mod lane;
 mod make_writer;
+mod on_demand;
 mod reader;
 mod report;
 mod spares;
 pub(crate) mod status;
 mod submit;
 mod summary;
-mod threads;
 mod worker;
 pub mod writers;
 
@@ -173,6 +173,8 @@ pub(crate) struct Shared {
     pub(crate) spares: spares::Spares,
     /// The worker's thread, to wake it from its idle park.
     pub(crate) worker: OnceLock<std::thread::Thread>,
+    /// The worker, when it has no thread of its own (see `on_demand.rs`).
+    pub(crate) on_demand: OnceLock<on_demand::OnDemand>,
     /// The worker parks: the next record wakes it.
     pub(crate) parked: AtomicBool,
     /// Set once the guard has finished shutting down: nothing will read the
@@ -185,11 +187,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        limits: Limits,
-        counters: Arc<Counters>,
-        lend: Option<&threads::Spawn>,
-    ) -> Arc<Shared> {
+    /// The sink's shared state; `spares`: with its spare-segment thread.
+    pub(crate) fn new(limits: Limits, counters: Arc<Counters>, spares: bool) -> Arc<Shared> {
         let shared = Arc::new(Shared {
             spares: spares::Spares::default(),
             lanes: ThreadLocal::new(),
@@ -200,12 +199,15 @@ impl Shared {
             renderers: RwLock::new(Vec::new()),
             clock: Clock::new(),
             worker: OnceLock::new(),
+            on_demand: OnceLock::new(),
             parked: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             warned_closed: AtomicBool::new(false),
             limits,
         });
-        shared.spares.start(Arc::downgrade(&shared), lend);
+        if spares {
+            shared.spares.start(Arc::downgrade(&shared));
+        }
         shared
     }
 
@@ -296,6 +298,13 @@ impl Shared {
         if self.parked.load(Relaxed) {
             self.wake_now();
         }
+    }
+
+    /// Runs a worker that has no thread of its own here, unless another
+    /// thread is running it: whether it ran.
+    #[cold]
+    pub(crate) fn run_worker_here(&self) -> bool {
+        self.on_demand.get().is_some_and(|d| d.try_run(self))
     }
 
     #[cold]

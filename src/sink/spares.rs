@@ -12,15 +12,16 @@
 //! It waits with `park`, not on a channel: a blocking channel receive
 //! allocates a per-thread context, which a thread still parked at process
 //! exit would leave behind. It holds the sink only weakly, and stops when
-//! the `FlushGuard` does (joined there) or when the sink is dropped.
+//! the `FlushGuard` does (joined there) or when the sink is dropped. A sink
+//! whose worker runs on demand (fuzz targets) has no such thread: whoever
+//! runs the worker makes the spares asked for first ([`Spares::make_asked`]).
 
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::thread::Thread;
+use std::thread::{JoinHandle, Thread};
 
 use super::lane::LaneShared;
 use super::reader::Spare;
-use super::threads::{self, Handle, Spawn};
 use super::Shared;
 use crate::path::{Entered, Origin};
 
@@ -31,14 +32,16 @@ pub(crate) struct Spares {
     queue: Mutex<Vec<Arc<LaneShared>>>,
     stop: AtomicBool,
     thread: OnceLock<Thread>,
-    handle: Mutex<Option<Handle>>,
+    handle: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Spares {
     /// Starts the thread for `shared`. If it cannot start, requests wait
     /// forever and lanes grow on the caller's path, page faults and all.
-    pub(crate) fn start(&self, shared: Weak<Shared>, lend: Option<&Spawn>) {
-        let spawned = threads::spawn(lend, "layer-safe-spares", move || run(shared));
+    pub(crate) fn start(&self, shared: Weak<Shared>) {
+        let spawned = std::thread::Builder::new()
+            .name("layer-safe-spares".into())
+            .spawn(move || run(shared));
         if let Ok(handle) = spawned {
             let _ = self.thread.set(handle.thread().clone());
             *self.handle.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
@@ -69,7 +72,7 @@ impl Spares {
         }
         let handle = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = handle {
-            h.join();
+            let _ = h.join();
         }
     }
 
@@ -79,6 +82,12 @@ impl Spares {
         if let Some(t) = self.thread.get() {
             t.unpark();
         }
+    }
+
+    /// Makes the segments asked for so far, on this thread: the thread's
+    /// loop, and (a sink with no such thread) whoever runs the worker.
+    pub(crate) fn make_asked(&self, shared: &Shared) {
+        make(shared, &mut Vec::new());
     }
 }
 
@@ -94,30 +103,38 @@ fn run(shared: Weak<Shared>) {
         if shared.spares.stop.load(Acquire) {
             return;
         }
-        // Drained, not taken: the queue keeps its room, so a lane's ask
-        // (on the caller's path) does not allocate once the queue has grown.
-        jobs.extend(
-            shared
-                .spares
-                .queue
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .drain(..),
-        );
-        if jobs.is_empty() {
+        if !make(&shared, &mut jobs) {
             // Not holding the sink while parked: dropping it must end us.
             drop(shared);
             std::thread::park();
-            continue;
-        }
-        let max = shared.limits.lane().max_bytes;
-        for lane in jobs.drain(..) {
-            let want = lane.reader().wants_spare(max);
-            if let Some(cap) = want {
-                prepare(&shared, &lane, cap);
-            }
         }
     }
+}
+
+/// Makes the segments asked for, with `jobs` as scratch; `false` when none
+/// was.
+fn make(shared: &Shared, jobs: &mut Vec<Arc<LaneShared>>) -> bool {
+    // Drained, not taken: the queue keeps its room, so a lane's ask (on the
+    // caller's path) does not allocate once the queue has grown.
+    jobs.extend(
+        shared
+            .spares
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..),
+    );
+    if jobs.is_empty() {
+        return false;
+    }
+    let max = shared.limits.lane().max_bytes;
+    for lane in jobs.drain(..) {
+        let want = lane.reader().wants_spare(max);
+        if let Some(cap) = want {
+            prepare(shared, &lane, cap);
+        }
+    }
+    true
 }
 
 /// Makes the lane's next segment: the next size, or what the budget still

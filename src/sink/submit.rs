@@ -235,6 +235,13 @@ fn block(
         if now >= deadline {
             return lane.push(kind, framed, &s.budget, s.limits.lane());
         }
+        // A worker with no thread of its own makes the room here.
+        if s.run_worker_here() {
+            lane.refresh(&s.budget, s.limits.lane());
+            if lane.push(kind, framed, &s.budget, s.limits.lane()).is_ok() {
+                return Ok(());
+            }
+        }
         std::thread::sleep(backoff.min(deadline - now));
         backoff = (backoff * 2).min(Duration::from_millis(5));
         lane.refresh(&s.budget, s.limits.lane());

@@ -76,6 +76,14 @@ const NAP_WINDOW: Duration = Duration::from_millis(100);
 /// again: bounds how late a record that raced the park is written.
 const IDLE_PARK: Duration = Duration::from_millis(100);
 
+/// How a run of the worker's turns ended.
+enum Stop {
+    /// Nothing to do until a record, a request or a tick, as of this time.
+    Wait(Instant),
+    /// Shut down (or given up after too many panics of its own).
+    Exit,
+}
+
 /// Requests from the [`FlushGuard`](super::FlushGuard).
 pub(crate) enum Control {
     /// Write what is queued now, flush the writer, answer whether all of it
@@ -171,6 +179,8 @@ pub(crate) struct Worker {
     crash: Option<Arc<CrashDrain>>,
     /// Real time, or virtual (see [`time`]).
     time: Time,
+    /// Panics of the sink's own code so far (see [`MAX_RESTARTS`]).
+    panics: u32,
 }
 
 impl Worker {
@@ -182,6 +192,7 @@ impl Worker {
         flush_deadline: Duration,
     ) -> Worker {
         let lanes = Lanes::new(&shared);
+        let batch = batch_room(&shared.limits);
         Worker {
             shared,
             ctrl: Some(ctrl),
@@ -190,11 +201,7 @@ impl Worker {
             writer,
             flush_interval,
             flush_deadline,
-            // A batch stops filling once over its bounds, at the end of a
-            // lane's turn (up to `LANE_SHARE` records): room for twice the
-            // bytes and the records' share more keeps it from ever growing
-            // but for records near `max_record`.
-            batch: Batch::with_capacity(2 * BATCH_BYTES, BATCH_RECORDS + LANE_SHARE),
+            batch,
             lanes,
             taken: 0,
             reported: PerReason::default(),
@@ -208,6 +215,7 @@ impl Worker {
             status: Status::default(),
             crash: None,
             time: Time::default(),
+            panics: 0,
         }
     }
 
@@ -226,35 +234,70 @@ impl Worker {
         // A writer that calls out is recorded, never allowed to panic the
         // thread that writes the log, whatever the process-wide policy.
         crate::lint::set_thread_policy(Some(crate::lint::Policy::Report));
-        for restart in 0..=MAX_RESTARTS {
-            match catch_unwind(AssertUnwindSafe(|| self.run_loop())) {
-                Ok(()) => break,
-                Err(payload) => {
-                    // A bug in the sink itself: contain it like a writer's.
-                    let lost = self.drop_batch(DropReason::WriterError);
-                    let msg = panic_message(&*payload);
-                    contain::drop_payload(payload);
-                    self.status.emit(
-                        self.time.now(),
-                        format_args!(
-                            "the sink worker panicked ({msg}); {lost} records lost; {}",
-                            if restart < MAX_RESTARTS {
-                                "restarting it"
-                            } else {
-                                "giving up"
-                            }
-                        ),
-                    );
-                }
+        while let Stop::Wait(now) = self.turns() {
+            self.wait(now);
+        }
+        self.finish();
+    }
+
+    /// Runs the worker on the calling thread until it would wait (see
+    /// [`OnDemand`](super::on_demand::OnDemand)): in the logging path and
+    /// under the `Report` policy while it does, as its own thread is.
+    /// Returns whether it has exited.
+    pub(crate) fn drive(&mut self) -> bool {
+        let _path = Entered::enter(Origin::Named("sink worker"));
+        let policy = crate::lint::set_thread_policy(Some(crate::lint::Policy::Report));
+        let stop = self.turns();
+        crate::lint::set_thread_policy(policy);
+        match stop {
+            Stop::Wait(_) => false,
+            Stop::Exit => {
+                self.finish();
+                true
             }
         }
+    }
+
+    /// Runs the loop's turns until it would wait or must exit. A panic of
+    /// the sink itself is contained like a writer's, and the loop goes on,
+    /// [`MAX_RESTARTS`] times.
+    fn turns(&mut self) -> Stop {
+        loop {
+            let payload = match catch_unwind(AssertUnwindSafe(|| self.run_until_wait())) {
+                Ok(stop) => return stop,
+                Err(payload) => payload,
+            };
+            self.panics += 1;
+            let giving_up = self.panics > MAX_RESTARTS;
+            let lost = self.drop_batch(DropReason::WriterError);
+            let msg = panic_message(&*payload);
+            contain::drop_payload(payload);
+            self.status.emit(
+                self.time.now(),
+                format_args!(
+                    "the sink worker panicked ({msg}); {lost} records lost; {}",
+                    if giving_up {
+                        "giving up"
+                    } else {
+                        "restarting it"
+                    }
+                ),
+            );
+            if giving_up {
+                return Stop::Exit;
+            }
+        }
+    }
+
+    /// On the way out: the flushes still waiting get `false`.
+    fn finish(&mut self) {
         for w in self.waiters.drain(..) {
             let _ = w.reply.try_send(false);
         }
         self.status.finish();
     }
 
-    fn run_loop(&mut self) {
+    fn run_until_wait(&mut self) -> Stop {
         loop {
             self.poll_control();
             // Top of the loop: after every write, and after every wait.
@@ -262,7 +305,7 @@ impl Worker {
             let now = self.time.now();
             if self.life.past_deadline(now) {
                 self.give_up();
-                return;
+                return Stop::Exit;
             }
             if self.batch.is_empty() {
                 let empty = self.lanes.is_empty(&self.shared);
@@ -276,15 +319,14 @@ impl Worker {
                     self.flush_writer();
                     self.answer_waiters(empty);
                     if empty && self.life.is_draining() {
-                        return;
+                        return Stop::Exit;
                     }
                     continue;
                 }
                 if empty {
                     self.flush_writer();
                     if !self.begin_batch(false) {
-                        self.wait(now);
-                        continue;
+                        return Stop::Wait(now);
                     }
                 } else {
                     self.begin_batch(false);
@@ -605,6 +647,22 @@ impl Worker {
             let _ = w.reply.try_send(false);
         }
     }
+}
+
+/// The worker's batch, made at its full size so that it never grows (an
+/// allocation on the worker) while the sink runs. A batch stops filling
+/// once over its bounds, at the end of a lane's turn (up to `LANE_SHARE`
+/// records): room for twice the bytes and the records' share more keeps it
+/// from growing but for records near `max_record`. A sink whose queue
+/// holds less than that (a small byte budget) never fills a batch so far:
+/// room for twice what the queue can hold, and a record more, is enough
+/// (a 64 KiB budget needs no 128 KiB batch).
+fn batch_room(limits: &super::Limits) -> Batch {
+    let bytes = (2 * BATCH_BYTES).min(2 * limits.byte_budget + limits.max_record);
+    // A queued record takes its frame, its level and at least a newline.
+    let queued = limits.byte_budget / (super::FRAME + 2);
+    let records = (BATCH_RECORDS + LANE_SHARE).min(2 * queued + 1);
+    Batch::with_capacity(bytes, records)
 }
 
 /// The message of a panic payload, for the status channel.

@@ -10,6 +10,8 @@
 //! another runs, or tracing-core would divert nested events to
 //! `Dispatch::none`. Tests are serialised for that.
 
+#[path = "fuzz_checks/calls.rs"]
+mod calls;
 mod fuzz_checks;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +21,11 @@ use fuzz_checks::reentrancy::{self, Action, Config, Lvl, Program, Value, UNBOUND
 use fuzz_checks::{encode, sink};
 
 static SERIAL: Mutex<()> = Mutex::new(());
+
+/// `reentrancy`'s check, with its stack.
+fn check(program: &Program) -> reentrancy::Totals {
+    reentrancy::check(program, calls::reentrancy_stack)
+}
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
@@ -59,7 +66,7 @@ fn reentrancy_corpus() {
     let _serial = serial();
     let mut sum = reentrancy::Totals::default();
     let n = replay("reentrancy", |bytes| {
-        if let Some(t) = reentrancy::run(bytes) {
+        if let Some(t) = reentrancy::run(bytes, calls::reentrancy_stack) {
             sum.delivered += t.delivered;
             sum.dropped_recursion += t.dropped_recursion;
             sum.records_inside += t.records_inside;
@@ -95,7 +102,7 @@ fn program(config: Config, blocks: Vec<Vec<Action>>) -> Program {
 #[test]
 fn plain_events_are_delivered() {
     let _serial = serial();
-    let t = reentrancy::check(&program(
+    let t = check(&program(
         Config::default(),
         vec![vec![
             event(vec![]),
@@ -113,7 +120,7 @@ fn unbounded_debug_recursion_is_contained() {
     let _serial = serial();
     // Delivered at depth 0; both layers format the field, and each time its
     // `Debug` logs once more, which the guard drops.
-    let t = reentrancy::check(&program(
+    let t = check(&program(
         Config::default(),
         vec![vec![event(vec![Value::LogsDeep(UNBOUNDED)])]],
     ));
@@ -122,7 +129,7 @@ fn unbounded_debug_recursion_is_contained() {
     assert_eq!(t.dropped_recursion, 2);
     // Formatted by the application: its event is delivered, and the nested
     // ones dropped.
-    let t = reentrancy::check(&program(
+    let t = check(&program(
         Config::default(),
         vec![vec![Action::Format(Value::LogsDeep(UNBOUNDED))]],
     ));
@@ -138,7 +145,7 @@ fn layers_and_writers_that_log_are_contained() {
         writer_logs: 3,
         ..Config::default()
     };
-    let t = reentrancy::check(&program(
+    let t = check(&program(
         config,
         vec![vec![
             Action::NewSpan {
@@ -165,7 +172,7 @@ fn panics_and_errors_in_debug_and_writer() {
         writer_logs: 1,
         ..Config::default()
     };
-    let t = reentrancy::check(&program(
+    let t = check(&program(
         config,
         vec![
             vec![
@@ -196,7 +203,7 @@ fn programs_run_from_debug_records_in_path_and_threads() {
     // Block 0 logs an event whose field runs block 1 (inside the path);
     // block 1 records on a span, opens one, logs, and logs from a thread
     // (outside the path: a new thread starts outside).
-    let t = reentrancy::check(&program(
+    let t = check(&program(
         Config::default(),
         vec![
             vec![
@@ -249,7 +256,7 @@ fn filtered_events_are_neither_delivered_nor_dropped() {
     };
     // A TRACE event from the application is filtered out; one emitted from
     // inside the logging path is dropped by the guard before any filter.
-    let t = reentrancy::check(&program(
+    let t = check(&program(
         config,
         vec![
             vec![trace(vec![]), event(vec![Value::Runs(0)])],
@@ -275,9 +282,9 @@ fn replay_decodes_like_the_fuzzer() {
                 x as u8
             })
             .collect();
-        reentrancy::run(&bytes);
-        encode::run(&bytes);
-        sink::run(&bytes);
+        reentrancy::run(&bytes, calls::reentrancy_stack);
+        encode::run(&bytes, calls::encode_stack);
+        sink::run(&bytes, calls::submit);
     }
 }
 
@@ -286,7 +293,7 @@ fn encode_corpus() {
     let _serial = serial();
     let mut sum = encode::Summary::default();
     let n = replay("encode", |bytes| {
-        if let Some(s) = encode::run(bytes) {
+        if let Some(s) = encode::run(bytes, calls::encode_stack) {
             sum.events += s.events;
             sum.json += s.json;
             sum.cut_down += s.cut_down;
@@ -316,7 +323,7 @@ fn sink_corpus() {
     let _serial = serial();
     let mut sum = sink::Summary::default();
     let n = replay("sink", |bytes| {
-        if let Some(s) = sink::run(bytes) {
+        if let Some(s) = sink::run(bytes, calls::submit) {
             sum.submits += s.submits;
             sum.written += s.written;
             sum.dropped += s.dropped;
@@ -341,15 +348,15 @@ fn sink_corpus() {
     );
 }
 
-/// The fuzz target runs the sink's worker on a virtual clock (its back-off
-/// and naps take no time); the same inputs, on real time, pass the same
-/// checks.
+/// The fuzz target runs the sink's worker on demand, on a virtual clock
+/// (its back-off takes no time); the same inputs, with the worker on its
+/// own thread on real time, as in production, pass the same checks.
 #[test]
-fn sink_corpus_on_real_time() {
+fn sink_corpus_on_threads() {
     let _serial = serial();
     let n = replay("sink", |bytes| {
         if let Some(input) = sink::decode(bytes) {
-            sink::check_on(&input, false);
+            sink::check_on(&input, sink::Mode::Threads, calls::submit);
         }
     });
     assert!(n > 0, "no seed corpus for sink");
@@ -468,7 +475,7 @@ fn encode_every_value_type_round_trips() {
             },
         ],
     };
-    let s = encode::check(&input);
+    let s = encode::check(&input, calls::encode_stack);
     assert_eq!((s.events, s.json), (2, 2), "{s:?}");
     // 8 + 7 event members (the `log.*` one is not shown), 2 `.sources`,
     // and the span's fields (3) in `span` and in `spans`.
@@ -505,7 +512,7 @@ fn encode_error_source_that_panics_with_a_payload_whose_drop_panics() {
                 )],
             }],
         };
-        let s = encode::check(&input);
+        let s = encode::check(&input, calls::encode_stack);
         assert_eq!((s.events, s.json, s.values_checked), (1, 1, 1));
     }
 }
@@ -547,7 +554,7 @@ fn encode_cuts_down_what_does_not_fit() {
             },
         ],
     };
-    let s = encode::check(&input);
+    let s = encode::check(&input, calls::encode_stack);
     assert_eq!((s.events, s.json, s.cut_down), (2, 2, 1), "{s:?}");
     // Static fields the layer cannot cut: the sink truncates the record.
     let input = encode::Input {
@@ -559,7 +566,7 @@ fn encode_cuts_down_what_does_not_fit() {
         },
         actions: vec![event(vec![(0, long(14))])],
     };
-    let s = encode::check(&input);
+    let s = encode::check(&input, calls::encode_stack);
     assert_eq!((s.events, s.sink_truncated), (1, 1), "{s:?}");
 }
 
@@ -612,7 +619,7 @@ fn sink_writer_failures_are_counted_and_contained() {
         // first (it does at once, unless the machine is very busy).
         let mut failures = 0;
         for _ in 0..5 {
-            let s = sink::check(&input);
+            let s = sink::check(&input, calls::submit);
             assert_eq!((s.submits, s.written), (3, 3), "{s:?}");
             failures = s.writer_failures;
             if failures > 0 {
@@ -661,7 +668,7 @@ fn sink_queue_bounds_are_checked_while_the_writer_is_held() {
     let mut queued = 0;
     // (Each try takes about a millisecond: the flush's timeout is 3 ticks.)
     for _ in 0..50 {
-        let s = sink::check(&input);
+        let s = sink::check(&input, calls::submit);
         assert_eq!(s.holds_checked, 1, "{s:?}");
         queued = s.max_queued_bytes;
         if queued > 0 {

@@ -2,8 +2,13 @@
 //! stable replay (tests/fuzz_replay.rs) runs too.
 #![no_main]
 
-#[path = "../../tests/fuzz_checks/mod.rs"]
-mod fuzz_checks;
+// The checks: a crate of their own, compiled without coverage.
+extern crate fuzz_checks;
+
+// Compiled here, with coverage: the layers' stack (see calls.rs).
+#[path = "../../tests/fuzz_checks/calls.rs"]
+#[allow(dead_code)] // the other targets' calls
+mod calls;
 
 use fuzz_checks::encode::{self, Input};
 
@@ -14,6 +19,6 @@ libfuzzer_sys::fuzz_target!(
         fuzz_checks::install_panic_hook();
     },
     |input: Input| {
-        encode::check(&input);
+        encode::check(&input, calls::encode_stack);
     }
 );

@@ -2,8 +2,13 @@
 //! checks the stable replay (tests/fuzz_replay.rs) runs too.
 #![no_main]
 
-#[path = "../../tests/fuzz_checks/mod.rs"]
-mod fuzz_checks;
+// The checks: a crate of their own, compiled without coverage.
+extern crate fuzz_checks;
+
+// Compiled here, with coverage: the guarded stack (see calls.rs).
+#[path = "../../tests/fuzz_checks/calls.rs"]
+#[allow(dead_code)] // the other targets' calls
+mod calls;
 
 use fuzz_checks::reentrancy::{self, Program};
 
@@ -12,9 +17,9 @@ libfuzzer_sys::fuzz_target!(
     // deliberate panics stop aborting (libFuzzer's hook aborts on any
     // other panic, saving the input as a crash).
     init: {
-        reentrancy::install();
+        reentrancy::install(calls::reentrancy_stack);
     },
     |program: Program| {
-        reentrancy::check(&program);
+        reentrancy::check(&program, calls::reentrancy_stack);
     }
 );

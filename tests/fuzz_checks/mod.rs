@@ -1,7 +1,10 @@
 //! The fuzz targets' check logic, shared by two drivers:
 //!
-//! - `fuzz/fuzz_targets/TARGET.rs` (nightly, libFuzzer) includes this module
-//!   with `#[path = "../../tests/fuzz_checks/mod.rs"]`;
+//! - the fuzz targets (nightly, libFuzzer): this file is the root of the
+//!   fuzz workspace's library `fuzz_checks` (`fuzz/Cargo.toml`), compiled
+//!   without coverage instrumentation (`fuzz/coverage-scope`: the fuzzer
+//!   follows layer-safe's branches, not the checks'), and each
+//!   `fuzz/fuzz_targets/TARGET.rs` calls its `check`;
 //! - `tests/fuzz_replay.rs` (stable `cargo test`) includes it as `mod
 //!   fuzz_checks;` and replays `fuzz/seeds/TARGET/` and
 //!   `fuzz/regressions/TARGET/` through the same functions.
@@ -12,7 +15,10 @@
 //!
 //! Each target module exposes `decode(&[u8]) -> Option<Input>` (exactly what
 //! libFuzzer's `fuzz_target!(|input: Input| ..)` does with the bytes) and
-//! `check(&Input)`, which panics when an invariant is broken.
+//! `check(&Input, ..)`, which panics when an invariant is broken. It takes
+//! the target's calls into layer-safe's generic and `#[inline]` code, made
+//! where they are compiled with coverage: `calls.rs`, which each driver
+//! includes.
 
 #![allow(dead_code)]
 

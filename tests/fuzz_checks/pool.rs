@@ -4,7 +4,7 @@
 //! threads per phase spent most of an input there. These run one job at a
 //! time, for ever: [`run_all_then`] runs a phase's producers (`sink`),
 //! [`run_elsewhere`] one job on some other thread (`reentrancy`'s
-//! `OnThread`), [`lend`] a sink's own threads (`sink`).
+//! `OnThread`).
 
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Mutex;
@@ -101,40 +101,4 @@ pub fn run_elsewhere<R: Send + 'static>(
         .unwrap_or_else(|_| Err(Box::new("a pool thread vanished")));
     IDLE.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
     r
-}
-
-/// Threads lent to sinks (`SinkBuilder::spawn_with`): each waits for a
-/// job, runs it, and puts itself back here.
-static LENT: Mutex<Vec<(Sender<Job>, std::thread::Thread)>> = Mutex::new(Vec::new());
-
-/// Runs a sink's thread body (its worker, its spare-segment thread) on a
-/// lent thread: an idle one, or a new one kept after. A body that never
-/// returns (a worker stuck in a writer past the guard's deadline) keeps
-/// its thread; the next sink gets another.
-pub fn lend(job: Box<dyn FnOnce() + Send>) -> std::io::Result<std::thread::Thread> {
-    let idle = LENT.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    let (tx, thread) = match idle {
-        Some(t) => t,
-        None => {
-            let (tx, rx) = channel::<Job>();
-            let back = tx.clone();
-            let handle = std::thread::Builder::new()
-                .name("fuzz-lent".into())
-                .spawn(move || {
-                    while let Ok(job) = rx.recv() {
-                        // A body's panic is the sink's to contain: caught
-                        // here only so the thread lives on.
-                        let _ = catch_any(job);
-                        let me = std::thread::current();
-                        LENT.lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push((back.clone(), me));
-                    }
-                })?;
-            (tx, handle.thread().clone())
-        }
-    };
-    tx.send(job)
-        .map_err(|_| std::io::Error::other("a lent thread is gone"))?;
-    Ok(thread)
 }

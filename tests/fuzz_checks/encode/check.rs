@@ -127,15 +127,11 @@ pub(super) fn kept_sink(max_record: usize) -> Kept {
             timeout: Duration::from_secs(30),
         })
         .high_water_mark(100)
-        // Its naps cost nothing: a flush is answered at once.
+        // No thread: the worker runs in the input's flush, on this thread
+        // (waking a worker thread for it, and back, was a tenth of an
+        // input), on a clock whose naps cost nothing.
         .virtual_time(true)
-        // Its worker and spare-segment thread on threads reused across
-        // sinks, as `sink`'s are (`pool::lend`), rather than two new ones
-        // per sink. LeakSanitizer's check at the exit of an hour's run
-        // reported the spawn closures of 15 sink threads of their own (and
-        // what they held): the worker of a retired sink, let go at its
-        // guard's deadline, may still have been running as the run exited.
-        .spawn_with(super::super::pool::lend)
+        .on_demand(true)
         .build()
         .expect("a valid sink configuration");
     Kept {
@@ -149,7 +145,7 @@ pub(super) fn kept_sink(max_record: usize) -> Kept {
 
 /// Runs `input` and checks every line; panics with the input if an
 /// invariant is broken.
-pub fn check(input: &Input) -> Summary {
+pub fn check(input: &Input, stack: Stack) -> Summary {
     install_panic_hook();
     let input = &input.bounded();
     let o = &input.opts;
@@ -171,10 +167,11 @@ pub fn check(input: &Input) -> Summary {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clear();
-    let subscriber = tracing_subscriber::registry()
-        .with(layer(o, &cfg, sink.clone()).build())
-        .with(layer(o, &cfg, eager_kept.sink.clone()).eager(true).build())
-        .guarded_with(sink.stats_handle());
+    let dispatch = stack(
+        layer(o, &cfg, sink.clone()).build(),
+        layer(o, &cfg, eager_kept.sink.clone()).eager(true).build(),
+        sink.stats_handle(),
+    );
 
     let mut program = Program {
         models: Vec::new(),
@@ -184,7 +181,7 @@ pub fn check(input: &Input) -> Summary {
         emitted: Vec::new(),
         problems: Vec::new(),
     };
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::dispatcher::with_default(&dispatch, || {
         for action in input.actions.iter().take(MAX_ACTIONS) {
             program.act(action);
         }

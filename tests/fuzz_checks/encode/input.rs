@@ -356,6 +356,6 @@ pub fn decode(bytes: &[u8]) -> Option<Input> {
 }
 
 /// Decodes and checks one input; bytes that decode to nothing pass.
-pub fn run(bytes: &[u8]) -> Option<Summary> {
-    decode(bytes).map(|input| check(&input))
+pub fn run(bytes: &[u8], stack: Stack) -> Option<Summary> {
+    decode(bytes).map(|input| check(&input, stack))
 }

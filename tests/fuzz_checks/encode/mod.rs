@@ -45,16 +45,19 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use layer_safe::sink::Overflow;
-use layer_safe::{in_logging_path, FlushGuard, GuardedExt, JsonLayer, LineFormat, Sink, Timestamp};
+use layer_safe::{in_logging_path, FlushGuard, JsonLayer, LineFormat, Sink, Timestamp};
 use tracing::Span;
 use tracing_core::callsite::{DefaultCallsite, Identifier};
 use tracing_core::field::{FieldSet, Value};
 use tracing_core::{Event, Kind, Level, Metadata};
-use tracing_subscriber::prelude::*;
 
 use super::json_support::{self, J};
 pub use super::Lvl;
 use super::{catch_any, deliberate_panic, install_panic_hook};
+
+/// The stack: the layer under test and its eager oracle, guarded with the
+/// counters (`calls.rs`'s `encode_stack`, compiled with coverage).
+pub type Stack = fn(JsonLayer, JsonLayer, layer_safe::StatsHandle) -> tracing_core::Dispatch;
 
 // Bounds that keep one input fast.
 const MAX_ACTIONS: usize = 32;

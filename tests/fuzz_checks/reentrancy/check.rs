@@ -96,8 +96,8 @@ pub(super) fn verify(
 
 /// Runs `program` under the guarded global subscriber, checking the
 /// invariants after each top-level action and after closing its spans.
-pub fn check(program: &Program) -> Totals {
-    let stats = install();
+pub fn check(program: &Program, stack: Stack) -> Totals {
+    let stats = install(stack);
     assert!(
         !in_logging_path() && !in_callback(),
         "a check must start outside the logging path"

@@ -87,7 +87,8 @@ pub(super) fn emitted(level: Level) {
     counter.fetch_add(1, Relaxed);
 }
 
-pub(super) fn filtered(level: Level) -> bool {
+/// Whether the stack's filter rejects `level` in this input.
+pub fn filtered(level: Level) -> bool {
     level == Level::TRACE && FILTER_TRACE.load(Relaxed)
 }
 

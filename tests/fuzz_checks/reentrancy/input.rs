@@ -90,6 +90,6 @@ pub fn decode(bytes: &[u8]) -> Option<Program> {
 }
 
 /// Decodes and checks one input; bytes that decode to nothing pass.
-pub fn run(bytes: &[u8]) -> Option<Totals> {
-    decode(bytes).map(|program| check(&program))
+pub fn run(bytes: &[u8], stack: Stack) -> Option<Totals> {
+    decode(bytes).map(|program| check(&program, stack))
 }

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arbitrary::Arbitrary;
-use layer_safe::{in_logging_path, GuardedExt, StatsHandle};
+use layer_safe::{in_logging_path, StatsHandle};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, EnteredSpan, Id, Record};
 use tracing::{Event, Level, Span, Subscriber};
@@ -42,10 +42,13 @@ use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::prelude::*;
 
 pub use super::Lvl;
 use super::{catch, harness_panic, resume_unless_deliberate};
+
+/// The guarded stack and its counters (`calls.rs`'s `reentrancy_stack`,
+/// compiled with coverage).
+pub type Stack = fn() -> (tracing_core::Dispatch, StatsHandle);
 
 // Bounds that keep one input fast (thousands of runs a second) whatever its
 // bytes say. Exceeding them truncates the program; it is never an error.
@@ -72,6 +75,7 @@ mod interp;
 mod stack;
 
 pub use check::*;
+pub use counts::filtered;
 use counts::*;
 pub use input::*;
 use interp::*;

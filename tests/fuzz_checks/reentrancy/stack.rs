@@ -6,7 +6,7 @@ use super::*;
 /// The counting layer: counts every event it sees, formats every field of
 /// every event and span (so the fields' `Debug` runs inside the logging
 /// path), and logs from its callbacks as configured.
-pub(super) struct Probe;
+pub struct Probe;
 
 impl<S: Subscriber> Layer<S> for Probe {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
@@ -63,7 +63,7 @@ impl Visit for FormatAll {
 }
 
 /// The `fmt` layer's writer: logs, may panic, discards the bytes.
-pub(super) struct LoggingWriter;
+pub struct LoggingWriter;
 
 impl io::Write for LoggingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -90,7 +90,7 @@ impl io::Write for LoggingWriter {
 /// returned an error") inside the subscriber, holding the span's extensions
 /// lock (poisoning it: every later event in that span panics too). That hazard is tracing-subscriber's, not the guard's, and
 /// layer-safe's own encoder has its own target; it is kept out of this one.
-pub(super) struct LenientFields;
+pub struct LenientFields;
 
 impl<'w> FormatFields<'w> for LenientFields {
     fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
@@ -107,33 +107,16 @@ impl<'w> FormatFields<'w> for LenientFields {
 
 pub(super) static STATS: OnceLock<StatsHandle> = OnceLock::new();
 
-/// Installs the guarded stack as the global default, once per process, and
-/// returns its counters.
-pub fn install() -> &'static StatsHandle {
+/// Installs the guarded stack ([`Stack`]) as the global
+/// default, once per process, and returns its counters.
+pub fn install(stack: Stack) -> &'static StatsHandle {
     STATS.get_or_init(|| {
         super::super::install_panic_hook();
         // A refused `external_call` is recorded, never a panic (the default
         // policy under debug assertions is `Panic`).
         layer_safe::set_policy(layer_safe::Policy::Report);
-        let fmt = tracing_subscriber::fmt::layer()
-            .fmt_fields(LenientFields)
-            .with_writer(|| LoggingWriter)
-            .with_ansi(false)
-            .without_time()
-            .log_internal_errors(false);
-        // Dynamic (it takes a context), so every callsite's interest is
-        // "sometimes" and the guard's `enabled` runs for every event.
-        let filter =
-            tracing_subscriber::filter::dynamic_filter_fn(|meta, _| !filtered(*meta.level()));
-        // `Probe` is inside the fmt layer, so its `on_event` runs first: a
-        // delivery is counted even if the writer then panics.
-        let subscriber = tracing_subscriber::registry()
-            .with(filter)
-            .with(Probe)
-            .with(fmt)
-            .guarded();
-        let stats = subscriber.stats_handle();
-        tracing::subscriber::set_global_default(subscriber)
+        let (dispatch, stats) = stack();
+        tracing::dispatcher::set_global_default(dispatch)
             .expect("the reentrancy check must own the process's global default subscriber");
         stats
     })

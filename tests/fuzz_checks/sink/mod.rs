@@ -58,6 +58,10 @@ const REASONS: usize = DropReason::ALL.len();
 pub use super::Lvl;
 use super::{deliberate_panic, install_panic_hook};
 
+/// How a producer submits: `Sink::buffer` filled with the record, then
+/// `Sink::submit` (`calls.rs`'s `submit`, compiled with coverage).
+pub type Submit = fn(&Sink, Level, &[u8]) -> Result<(), DropReason>;
+
 const MAX_PHASES: usize = 4;
 const MAX_THREADS: usize = 3;
 const MAX_OPS: usize = 16;

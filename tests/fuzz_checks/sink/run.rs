@@ -52,12 +52,22 @@ pub(super) struct HoldPoint {
 #[derive(Clone)]
 pub(super) struct Run {
     pub(super) sink: Sink,
+    pub(super) submit: Submit,
     pub(super) shared: Arc<Shared>,
     pub(super) next_id: Arc<AtomicU32>,
 }
 
 impl Run {
-    pub(super) fn producer(&self, lane: usize, ops: &[Op], guard: Option<&FlushGuard>) -> Outcome {
+    /// Runs one producer's operations; `flush`: its flushes run (not in a
+    /// held phase of a worker that runs on demand, where a flush would run
+    /// the worker the phase holds).
+    pub(super) fn producer(
+        &self,
+        lane: usize,
+        ops: &[Op],
+        guard: Option<&FlushGuard>,
+        flush: bool,
+    ) -> Outcome {
         let mut o = Outcome::default();
         let mut last: Option<Stats> = None;
         let mut errs = 0u64;
@@ -69,9 +79,7 @@ impl Run {
                     let len = usize::from(len) % (2 * max + 64);
                     let bytes = record(id, len, shape);
                     let level = Level::from(level);
-                    let mut buf = self.sink.buffer();
-                    buf.extend_from_slice(&bytes);
-                    let result = self.sink.submit(level, buf);
+                    let result = (self.submit)(&self.sink, level, &bytes);
                     errs += u64::from(result.is_err());
                     o.subs.push(Sub {
                         id,
@@ -82,7 +90,7 @@ impl Run {
                     });
                 }
                 Op::Flush(ms) => {
-                    if let Some(g) = guard {
+                    if let Some(g) = guard.filter(|_| flush) {
                         let ids = ok_ids(&o.subs);
                         if g.flush(ticks(ms, 4)) {
                             let out_len = self.shared.lock().out.len();
@@ -139,15 +147,33 @@ pub struct Summary {
     pub writer_failures: u64,
 }
 
-/// Runs one schedule and checks it, the worker on a virtual clock (its
-/// back-off, naps and pauses take no time); panics with the input if an
-/// invariant is broken.
-pub fn check(input: &Input) -> Summary {
-    check_on(input, true)
+/// Where the sink's worker runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// On whichever thread waits for it (`SinkBuilder::on_demand`), on a
+    /// virtual clock (its back-off and pauses take no time): the sink
+    /// starts no thread, and records wait in the queue until a flush, the
+    /// guard's drop or a blocked submit runs the worker. The fuzz target's.
+    OnDemand,
+    /// On its own thread, on real time, as in production.
+    Threads,
 }
 
-/// [`check`], the worker on a virtual clock or on real time.
-pub fn check_on(input: &Input, virtual_time: bool) -> Summary {
+/// Runs one schedule and checks it, the worker on demand
+/// ([`Mode::OnDemand`]); panics with the input if an invariant is broken.
+pub fn check(input: &Input, submit: Submit) -> Summary {
+    check_on(input, Mode::OnDemand, submit)
+}
+
+/// [`check`], the worker where `mode` says.
+///
+/// A held phase ([`Phase::hold`]): with threads, the writer blocks in its
+/// next `write` until the phase ends, while the producers fill the queue;
+/// on demand, the phase's flushes do not run (nothing runs the worker but
+/// a blocked submit). With threads the queue is checked against its bounds
+/// at the release; on demand, at the end of every phase, where nothing
+/// runs the worker.
+pub fn check_on(input: &Input, mode: Mode, submit: Submit) -> Summary {
     install_panic_hook();
     let c = input.config;
     let capacity = 1 + usize::from(c.capacity % 8);
@@ -181,15 +207,14 @@ pub fn check_on(input: &Input, virtual_time: bool) -> Summary {
         .high_water_mark(high_water)
         .flush_deadline(deadline)
         .flush_interval(Duration::from_millis(5))
-        .virtual_time(virtual_time)
-        // The worker and the spare-segment thread on threads kept across
-        // inputs: starting two per input was a quarter of its cost.
-        .spawn_with(super::super::pool::lend)
+        .virtual_time(mode == Mode::OnDemand)
+        .on_demand(mode == Mode::OnDemand)
         .build()
         .expect("a valid sink configuration");
     let _ = shared.sink.set(sink.clone());
     let run = Run {
         sink: sink.clone(),
+        submit,
         shared: shared.clone(),
         next_id: Arc::new(AtomicU32::new(0)),
     };
@@ -206,9 +231,10 @@ pub fn check_on(input: &Input, virtual_time: bool) -> Summary {
         // is never joined, and its thread (ending whenever) leaves
         // LeakSanitizer a thread-local registration to report.
         let hold = phase.hold && !early;
-        if hold {
+        if hold && mode == Mode::Threads {
             shared.lock().armed = true;
         }
+        let flush = !(hold && mode == Mode::OnDemand);
         let threads: Vec<Vec<Op>> = phase
             .threads
             .iter()
@@ -220,7 +246,7 @@ pub fn check_on(input: &Input, virtual_time: bool) -> Summary {
             let run = run.clone();
             let g = guard.clone();
             Box::new(move || {
-                let o = run.producer(lane, &ops, g.as_deref());
+                let o = run.producer(lane, &ops, g.as_deref(), flush);
                 // Before the outcome is sent: the harness may drop the
                 // guard as soon as it has them all.
                 drop(g);
@@ -251,7 +277,7 @@ pub fn check_on(input: &Input, virtual_time: bool) -> Summary {
         let pooled = super::super::pool::run_all_then(jobs, || {
             drop(dropping);
             if let Some(ops) = here {
-                first_outcome = Some(run.producer(0, &ops, guard.as_deref()));
+                first_outcome = Some(run.producer(0, &ops, guard.as_deref(), flush));
             }
         });
         let outcomes: Vec<Outcome> = first_outcome
@@ -268,7 +294,15 @@ pub fn check_on(input: &Input, virtual_time: bool) -> Summary {
             all.flushed.extend(o.flushed);
             all.problems.extend(o.problems);
         }
-        if hold {
+        if mode == Mode::OnDemand && !early {
+            // What the queue holds now is what was accepted and not yet
+            // handed to the writer (no call after this one has been made).
+            let call = shared.lock().calls;
+            holds.push(HoldPoint {
+                call,
+                accepted: ok_ids(&all.subs),
+            });
+        } else if hold {
             let mut s = shared.lock();
             s.armed = false;
             if let Some(call) = s.blocked {

@@ -385,6 +385,40 @@ impl Stats {
     }
 }
 
+/// The distinct recursion pairs, each with its count.
+#[derive(Default)]
+struct Pairs {
+    list: Vec<RecursionPair>,
+    /// The pair counted last: looked at first, since a recursion storm
+    /// repeats one pair (each of its drops passes here).
+    last: usize,
+}
+
+impl Pairs {
+    fn count(&mut self, outer: CallSite, inner: CallSite) {
+        let same = |p: &RecursionPair| p.outer == outer && p.inner == inner;
+        let at = match self.list.get(self.last) {
+            Some(p) if same(p) => Some(self.last),
+            _ => self.list.iter().position(same),
+        };
+        match at {
+            Some(at) => {
+                self.last = at;
+                self.list[at].count += 1;
+            }
+            None if self.list.len() < MAX_RECURSION_PAIRS => {
+                self.last = self.list.len();
+                self.list.push(RecursionPair {
+                    outer,
+                    inner,
+                    count: 1,
+                });
+            }
+            None => {}
+        }
+    }
+}
+
 /// The shared, lock-free counters behind [`Stats`].
 ///
 /// Two kinds: the callers' counts, per sink lane ([`LaneCounters`], one
@@ -399,7 +433,7 @@ pub(crate) struct Counters {
     writer_errors: AtomicU64,
     dropped: ReasonCounts,
     dropped_by_level: LevelCounts,
-    recursions: Mutex<Vec<RecursionPair>>,
+    recursions: Mutex<Pairs>,
     lanes: Mutex<Vec<Arc<LaneCounters>>>,
 }
 
@@ -530,18 +564,7 @@ impl Counters {
             Ok(p) => p,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(p) = pairs
-            .iter_mut()
-            .find(|p| p.outer == outer && p.inner == inner)
-        {
-            p.count += 1;
-        } else if pairs.len() < MAX_RECURSION_PAIRS {
-            pairs.push(RecursionPair {
-                outer,
-                inner,
-                count: 1,
-            });
-        }
+        pairs.count(outer, inner);
     }
 
     /// A snapshot in which the accounting invariant holds.
@@ -587,8 +610,8 @@ impl Counters {
             "an outcome was counted without its submission"
         );
         let recursions = match self.recursions.lock() {
-            Ok(p) => p.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            Ok(p) => p.list.clone(),
+            Err(poisoned) => poisoned.into_inner().list.clone(),
         };
         Stats {
             submitted,
@@ -601,5 +624,33 @@ impl Counters {
             writer_errors: load(&self.writer_errors),
             recursions,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recursion_pairs_are_each_counted_whatever_their_order() {
+        let counters = Counters::default();
+        let (a, b, c) = (
+            CallSite::internal("a"),
+            CallSite::internal("b"),
+            CallSite::internal("c"),
+        );
+        // The pair counted last is looked at first: runs and switches.
+        for (outer, inner) in [(a, b), (a, b), (b, c), (a, b), (b, c), (b, c)] {
+            counters.recursion(outer, inner, Level::WARN);
+        }
+        let s = counters.snapshot();
+        let count = |o: CallSite, i: CallSite| {
+            s.recursions
+                .iter()
+                .find(|p| p.outer == o && p.inner == i)
+                .map(|p| p.count)
+        };
+        assert_eq!((count(a, b), count(b, c)), (Some(3), Some(3)));
+        assert_eq!((s.recursions.len(), s.dropped.recursion), (2, 6));
     }
 }

@@ -368,6 +368,9 @@ struct Entry {
 #[derive(Default)]
 pub(crate) struct ViolationSet {
     entries: Vec<Entry>,
+    /// The entry the last occurrence was counted in: looked at first, since
+    /// a violation seldom comes alone (a recursion storm repeats one pair).
+    last: usize,
     total: u64,
     not_kept: u64,
 }
@@ -376,6 +379,7 @@ impl ViolationSet {
     pub(crate) const fn new() -> ViolationSet {
         ViolationSet {
             entries: Vec::new(),
+            last: 0,
             total: 0,
             not_kept: 0,
         }
@@ -386,11 +390,14 @@ impl ViolationSet {
     pub(crate) fn add(&mut self, kind: ViolationKind) -> bool {
         self.total += 1;
         let key = kind.key();
-        if let Some(e) = self
-            .entries
-            .iter_mut()
-            .find(|e| e.key == key && e.violation.kind.same_as(&kind))
-        {
+        let same = |e: &Entry| e.key == key && e.violation.kind.same_as(&kind);
+        let at = match self.entries.get(self.last) {
+            Some(e) if same(e) => Some(self.last),
+            _ => self.entries.iter().position(same),
+        };
+        if let Some(at) = at {
+            self.last = at;
+            let e = &mut self.entries[at];
             e.violation.count += 1;
             e.violation.kind.merge(&kind);
             return false;
@@ -439,6 +446,24 @@ mod tests {
             elapsed: Duration::from_millis(ms),
             budget: Duration::from_millis(1),
         }
+    }
+
+    #[test]
+    fn interleaved_violations_are_each_counted_in_their_own_entry() {
+        let rec = |o, i| ViolationKind::Recursion {
+            outer: CallSite::internal(o),
+            inner: CallSite::internal(i),
+        };
+        let mut set = ViolationSet::new();
+        // The entry counted last is looked at first: runs and switches.
+        for (o, i) in [("a", "b"), ("a", "b"), ("c", "d"), ("a", "b"), ("c", "d")] {
+            set.add(rec(o, i));
+        }
+        let r = set.snapshot();
+        let count = |k: &ViolationKind| r.iter().find(|v| v.kind == *k).map(|v| v.count);
+        assert_eq!(count(&rec("a", "b")), Some(3));
+        assert_eq!(count(&rec("c", "d")), Some(2));
+        assert_eq!((r.distinct.len(), r.total), (2, 5));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use layer_safe::{DropReason, GuardedExt, JsonLayer, Sink, StatsHandle};
 use tracing_core::{Dispatch, Level};
 use tracing_subscriber::prelude::*;
 
-use crate::fuzz_checks::reentrancy::{self, LenientFields, LoggingWriter, Probe};
+use crate::fuzz_checks::reentrancy::{self, Brief, LenientFields, LoggingWriter, Probe};
 
 /// `sink`'s submit: `Sink::buffer`, filled with the record, then
 /// `Sink::submit`.
@@ -41,10 +41,10 @@ pub fn encode_stack(deferred: JsonLayer, eager: JsonLayer, stats: StatsHandle) -
 /// delivery is counted even if the writer then panics.
 pub fn reentrancy_stack() -> (Dispatch, StatsHandle) {
     let fmt = tracing_subscriber::fmt::layer()
+        .event_format(Brief)
         .fmt_fields(LenientFields)
         .with_writer(|| LoggingWriter)
         .with_ansi(false)
-        .without_time()
         .log_internal_errors(false);
     let filter = tracing_subscriber::filter::dynamic_filter_fn(|meta, _| {
         !reentrancy::filtered(*meta.level())

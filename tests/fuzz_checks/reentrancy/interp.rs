@@ -209,16 +209,25 @@ impl<'p> Interp<'p> {
         (after > 0).then(|| from + 1 + usize::from(b) % after)
     }
 
-    pub(super) fn vals<'a>(&'a self, block: usize, values: &'a [Value]) -> Vec<Val<'a>> {
-        values
-            .iter()
-            .take(MAX_FIELDS)
-            .map(|value| Val {
-                interp: self,
-                block,
-                value,
-            })
-            .collect()
+    /// Calls `f` with up to [`MAX_FIELDS`] of `values` as `block`'s fields
+    /// (on the stack: an event's fields are no allocation).
+    pub(super) fn with_vals<R>(
+        &self,
+        block: usize,
+        values: &[Value],
+        f: impl FnOnce(&[Val<'_>]) -> R,
+    ) -> R {
+        let val = |value| Val {
+            interp: self,
+            block,
+            value,
+        };
+        match values {
+            [] => f(&[]),
+            [a] => f(&[val(a)]),
+            [a, b] => f(&[val(a), val(b)]),
+            [a, b, c, ..] => f(&[val(a), val(b), val(c)]),
+        }
     }
 
     pub(super) fn run_block(&self, block: usize) {
@@ -235,9 +244,11 @@ impl<'p> Interp<'p> {
     pub(super) fn act(&self, action: &Action, block: usize, entered: &mut Vec<EnteredSpan>) {
         check_path_agrees("application code");
         match action {
-            Action::Event { level, fields } => emit_event(*level, &self.vals(block, fields)),
+            Action::Event { level, fields } => {
+                self.with_vals(block, fields, |f| emit_event(*level, f))
+            }
             Action::NewSpan { level, fields } => {
-                push_span(new_span(*level, &self.vals(block, fields)))
+                push_span(self.with_vals(block, fields, |f| new_span(*level, f)))
             }
             Action::Enter(n) => {
                 if let Some(span) = live_span(*n) {
@@ -287,8 +298,7 @@ impl<'p> Interp<'p> {
                     block,
                     value,
                 });
-                let mut s = String::new();
-                let _ = fmt::write(&mut s, format_args!("{value:?}"));
+                let _ = fmt::write(&mut Discard, format_args!("{value:?}"));
             }
             Action::OnThread(b) => {
                 let Some(callee) = self.callee(block, *b) else {

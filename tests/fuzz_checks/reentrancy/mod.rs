@@ -40,8 +40,9 @@ use tracing::span::{Attributes, EnteredSpan, Id, Record};
 use tracing::{Event, Level, Span, Subscriber};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::FormatFields;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
 
 pub use super::Lvl;
 use super::{catch, harness_panic, resume_unless_deliberate};

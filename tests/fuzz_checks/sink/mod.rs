@@ -11,9 +11,16 @@
 //! what each `flush` does; and phases, each run by 2-3 producer threads at
 //! once (submits of any size and level, oversize and unterminated records
 //! included, flushes with a short timeout, stats snapshots), optionally
-//! with the writer held inside a `write` for the whole phase, optionally
-//! followed by a flush; the guard may be dropped while the last phase's
-//! producers still submit.
+//! held (see [`check_on`]), optionally followed by a flush; the guard may
+//! be dropped while the last phase's producers still submit.
+//!
+//! The worker runs on demand ([`Mode::OnDemand`]): the sink starts no
+//! thread, and whichever thread waits for the worker runs it, a flush (a
+//! producer's, or the harness's between phases), the guard's drop, or a
+//! submit blocked on a full queue, concurrently with the other producers'
+//! submits. What the queue holds between those is the input's to decide.
+//! The stable replay also runs every input with the worker on a thread of
+//! its own, on real time ([`Mode::Threads`]).
 //!
 //! Every record carries a unique id (`@N@`), so each output line can be
 //! traced to its submit. Checked:
@@ -26,10 +33,11 @@
 //!   `submit` returned; the in-band reports never claim more drops than
 //!   counted, and once the final flushes succeeded they claim exactly the
 //!   drops counted, per reason (each drop is said once);
-//! - the byte budget and the capacity: while the writer is held, the
-//!   records accepted and not yet handed to the writer (the queue) never
-//!   hold more than `byte_budget` bytes, nor one thread's lane more than
-//!   `capacity` records;
+//! - the byte budget and the capacity: at the end of every phase (on
+//!   demand; with threads, while the writer is held), the records accepted
+//!   and not yet handed to the writer (the queue) never hold more than
+//!   `byte_budget` bytes, nor one thread's lane more than `capacity`
+//!   records;
 //! - whole lines: every line of the output is exactly one submitted record,
 //!   the sink's truncation record for one (valid JSON, or a marked prefix,
 //!   within `max_record`), or a drop report; a line cut short appears only
